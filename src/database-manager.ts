@@ -1,0 +1,777 @@
+import Database from 'better-sqlite3';
+import { basename } from 'node:path';
+import type { HealthCheckConfig } from './config.js';
+import { ConnectionHealthManager, type PoolStatistics } from './connection-health-manager.js';
+import { ConnectionSet } from './connection-set.js';
+import {
+  AcquireAbortedError,
+  AcquireTimeoutError,
+  ConnectionCreateError,
+  PoolClosedError,
+  errorMessage,
+} from './errors.js';
+import { Housekeeper } from './housekeeper.js';
+import { ConnectionStatus, HealthyConnection, type HealthCheckResult } from './healthy-connection.js';
+import { instrumentDatabase } from './instrumented-database.js';
+import { Lease } from './lease.js';
+import { PooledConnection } from './pooled-connection.js';
+import { resolvePoolOptions, type DatabaseManagerOptions, type ResolvedPoolOptions } from './pool-options.js';
+import { callStatement, type BindParameters } from './statement-call.js';
+import { WaitQueue, type Waiter } from './wait-queue.js';
+import { WriteLock } from './write-lock.js';
+import { now } from './clock.js';
+import type { CloseReason } from './telemetry/metric-definitions.js';
+import { CLOSE_REASONS } from './telemetry/metric-definitions.js';
+import {
+  telemetryRegistry,
+  type ObservedPool,
+  type PoolGaugeSnapshot,
+  type TraceHandle,
+} from './telemetry/pool-telemetry.js';
+
+/** Options of one `getConnection()` call. */
+export interface AcquireOptions {
+  /** Overrides the pool's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+  /** Gives up waiting when aborted (the lease is never handed out). */
+  signal?: AbortSignal;
+}
+
+/** The guide's `get_connection_stats()`: pool counts plus the pool statistics. */
+export interface ConnectionStatsReport extends PoolStatistics {
+  /** Open connections (idle, being probed and leased). */
+  poolSize: number;
+  maxPoolSize: number;
+  /** Idle connections ready to lend. */
+  availableConnections: number;
+  /** Leased connections. */
+  usedConnections: number;
+  /** Callers waiting for a connection. */
+  pendingRequests: number;
+  initialized: boolean;
+  /** Counters over the pool's whole life. */
+  lifetime: LifetimeCounters;
+}
+
+export interface LifetimeCounters {
+  created: number;
+  closed: Record<CloseReason, number>;
+  healthChecks: number;
+  healthCheckFailures: number;
+  timeouts: number;
+  leaks: number;
+  /** Statements executed on connections that have since closed. */
+  closedConnectionUsage: number;
+}
+
+/** A lease that `close()` had to close because it was not released in time. */
+export interface ForcedLease {
+  connectionId: string;
+  heldMs: number;
+  /** Where it was acquired; recorded while leak detection is on. */
+  acquireStack: string | undefined;
+}
+
+export interface CloseReport {
+  forcedLeases: ForcedLease[];
+}
+
+type PoolState = 'new' | 'open' | 'closing' | 'closed';
+
+/**
+ * The health-checked pool (the guide's `DatabaseManager`): lends better-sqlite3 connections that
+ * passed their probe, retires them by age, usage and idle time, replaces unhealthy ones and keeps
+ * `minHealthyConnections` open.
+ */
+export class DatabaseManager implements ObservedPool, AsyncDisposable {
+  readonly options: ResolvedPoolOptions;
+  readonly healthCheckConfig: HealthCheckConfig;
+  /** The monitor behind `healthCheckConfig.intervalMs`; started by `initialize()`. */
+  readonly healthManager: ConnectionHealthManager;
+  readonly namespace: string;
+  #poolName: string;
+  readonly #connections = new ConnectionSet();
+  readonly #waiters = new WaitQueue<Lease>();
+  readonly #housekeeper = new Housekeeper();
+  readonly #writeLock = new WriteLock();
+  readonly #releaseConnection = (pooled: PooledConnection): void => this.#release(pooled);
+  readonly #lifetime: LifetimeCounters = {
+    created: 0,
+    closed: Object.fromEntries(CLOSE_REASONS.map((reason) => [reason, 0])) as Record<CloseReason, number>,
+    healthChecks: 0,
+    healthCheckFailures: 0,
+    timeouts: 0,
+    leaks: 0,
+    closedConnectionUsage: 0,
+  };
+  #state: PoolState = 'new';
+  #connectionNumber = 0;
+  #lastCreateError: unknown = undefined;
+  #openFailuresInARow = 0;
+  /** Who asked for the probe that is running (probes are synchronous, so one at a time). */
+  #probeTrigger: { trigger: 'borrow' | 'monitor' | 'connect'; parent: TraceHandle | undefined } | undefined;
+  #drained: (() => void) | undefined;
+  #closing: Promise<CloseReport> | undefined;
+
+  constructor(options: DatabaseManagerOptions) {
+    this.options = resolvePoolOptions(options);
+    this.healthCheckConfig = this.options.healthCheckConfig;
+    this.healthManager = new ConnectionHealthManager(this.healthCheckConfig);
+    this.namespace = this.options.filename;
+    this.#poolName = this.options.poolName ?? (basename(this.options.filename) || this.options.filename);
+  }
+
+  /** `db.client.connection.pool.name`: the option, or the file's name (made unique among open pools). */
+  get poolName(): string {
+    return this.#poolName;
+  }
+
+  get initialized(): boolean {
+    return this.#state === 'open';
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closing' || this.#state === 'closed';
+  }
+
+  /**
+   * Opens `minHealthyConnections` connections (at least one, so a bad path fails here) and starts
+   * monitoring. Fails fast: if a connection cannot be opened, closes what it opened and throws
+   * `ConnectionCreateError`. A second call does nothing.
+   */
+  async initialize(): Promise<void> {
+    if (this.#state === 'open') return;
+    if (this.closed) throw new PoolClosedError();
+    const wanted = Math.max(1, this.healthCheckConfig.minHealthyConnections);
+    const opened: PooledConnection[] = [];
+    try {
+      for (let i = 0; i < wanted; i++) opened.push(this.#open(undefined));
+    } catch (error) {
+      for (const pooled of opened) this.#retire(pooled, 'error');
+      throw error;
+    }
+    for (const pooled of opened) this.#connections.add(pooled);
+    this.#poolName = uniquePoolName(this.#poolName, this.options.poolName !== undefined);
+    telemetryRegistry.pools.add(this);
+    this.#state = 'open';
+    this.options.logger.info(`Pool ${this.poolName} opened ${opened.length} connection(s) to ${this.namespace}`);
+    if (this.healthCheckConfig.enabled) await this.healthManager.startMonitoring(this);
+  }
+
+  /**
+   * Lends a healthy connection: an idle one whose probe passed within `cacheDurationMs` (probed
+   * now otherwise), or a new one while the pool is below `poolSize`; else waits in line (FIFO)
+   * until `acquireTimeoutMs`. Initializes the pool on first use.
+   */
+  getConnection(options: AcquireOptions = {}): Promise<Lease> {
+    if (this.#state !== 'open') return this.#getConnectionSlow(options);
+    const telemetry = telemetryRegistry.active;
+    const pooled = this.#takeReadyNow();
+    if (pooled !== undefined) {
+      if (telemetry !== undefined) {
+        const trace = telemetry.acquireStarted(this);
+        telemetry.acquireEnded(this, trace, 0, pooled.connectionId, undefined);
+      }
+      return Promise.resolve(new Lease(pooled, this.#releaseConnection));
+    }
+    return this.#enqueue(options);
+  }
+
+  /** Runs `fn` with a leased connection's `Database` and releases it on every path. */
+  async withConnection<T>(fn: (db: Database.Database, lease: Lease) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    const lease = await this.getConnection(options);
+    try {
+      return await fn(lease.connection, lease);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * Runs `fn` inside `BEGIN IMMEDIATE` ... `COMMIT` on one connection, or `ROLLBACK` if it throws.
+   * Write transactions queue (asynchronously) so that two never wait on each other's lock by
+   * blocking the event loop.
+   */
+  async transaction<T>(fn: (lease: Lease) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    const unlock = await this.#writeLock.acquire();
+    try {
+      const lease = await this.getConnection(options);
+      try {
+        lease.run('BEGIN IMMEDIATE');
+        let result: T;
+        try {
+          result = await fn(lease);
+          lease.run('COMMIT');
+        } catch (error) {
+          if (!lease.released && lease.connection.open && lease.connection.inTransaction) {
+            try {
+              lease.run('ROLLBACK');
+            } catch (rollbackError) {
+              this.options.logger.warn(`ROLLBACK failed on ${lease.connectionId}: ${errorMessage(rollbackError)}`);
+            }
+          }
+          throw error;
+        }
+        return result;
+      } finally {
+        lease.release();
+      }
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Acquires, runs one statement from the connection's statement cache, releases. */
+  all<T = unknown>(sql: string, params?: BindParameters): Promise<T[]> {
+    return this.#oneStatement('all', sql, params) as Promise<T[]>;
+  }
+
+  get<T = unknown>(sql: string, params?: BindParameters): Promise<T | undefined> {
+    return this.#oneStatement('get', sql, params) as Promise<T | undefined>;
+  }
+
+  run(sql: string, params?: BindParameters): Promise<Database.RunResult> {
+    return this.#oneStatement('run', sql, params) as Promise<Database.RunResult>;
+  }
+
+  /** Runs a script (one or more statements, no parameters) on one connection. */
+  async exec(sql: string): Promise<void> {
+    await this.#oneStatement('exec', sql, undefined);
+  }
+
+  /** The pool's connections (idle, being probed and leased), for debugging and monitoring. */
+  *connections(): IterableIterator<HealthyConnection> {
+    for (const pooled of [...this.#connections.values()]) yield pooled.healthy;
+  }
+
+  /** The `HealthyConnection` behind a leased `Database` (the guide's debugging snippet). */
+  findConnection(db: Database.Database): HealthyConnection | undefined {
+    return this.#connections.find(db)?.healthy;
+  }
+
+  /** The guide's `get_connection_stats()`. */
+  async getConnectionStats(): Promise<ConnectionStatsReport> {
+    return this.getConnectionStatsSync();
+  }
+
+  getConnectionStatsSync(): ConnectionStatsReport {
+    return {
+      poolSize: this.#connections.size,
+      maxPoolSize: this.options.poolSize,
+      availableConnections: this.#connections.idleCount,
+      usedConnections: this.#connections.leasedCount,
+      pendingRequests: this.#waiters.size,
+      initialized: this.initialized,
+      ...this.healthManager.getPoolStatistics(this),
+      lifetime: structuredClone(this.#lifetime),
+    };
+  }
+
+  /** Pool state for observable metrics, read at collection time. */
+  readonly snapshot = (): PoolGaugeSnapshot => {
+    const byStatus = { healthy: 0, unhealthy: 0, stale: 0, expired: 0 };
+    let ageMax = 0;
+    let ageSum = 0;
+    let usageMax = 0;
+    let usageSum = 0;
+    const count = this.#connections.size;
+    for (const { healthy } of this.#connections.values()) {
+      byStatus[healthy.status]++;
+      const age = healthy.ageMs / 1000;
+      ageMax = Math.max(ageMax, age);
+      ageSum += age;
+      usageMax = Math.max(usageMax, healthy.metrics.usageCount);
+      usageSum += healthy.metrics.usageCount;
+    }
+    return {
+      idle: this.#connections.idleCount + this.#connections.reservedCount,
+      used: this.#connections.leasedCount,
+      pending: this.#waiters.size,
+      max: this.options.poolSize,
+      idleMax: this.options.poolSize,
+      idleMin: this.healthCheckConfig.minHealthyConnections,
+      byStatus,
+      ageSeconds: { max: ageMax, average: count === 0 ? 0 : ageSum / count },
+      usage: { max: usageMax, average: count === 0 ? 0 : usageSum / count },
+    };
+  };
+
+  /** @internal Counters over the pool's whole life (read by `ConnectionHealthManager`). */
+  get lifetimeCounters(): Readonly<LifetimeCounters> {
+    return this.#lifetime;
+  }
+
+  /**
+   * Stops taking requests (waiters are rejected with `PoolClosedError`), stops monitoring, closes
+   * idle connections, waits up to `timeoutMs` for leases to come back, then closes the rest and
+   * reports each one (with its acquire stack while leak detection is on).
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<CloseReport> {
+    this.#closing ??= this.#close(options.timeoutMs ?? this.options.closeTimeoutMs);
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // --- internal: used by ConnectionHealthManager -------------------------------------------
+
+  /** @internal Schedules a monitoring task on the pool's only timer. */
+  scheduleMaintenance(name: string, delayMs: number, run: () => void): void {
+    this.#housekeeper.schedule(name, delayMs, run);
+  }
+
+  /** @internal */
+  cancelMaintenance(name: string): void {
+    this.#housekeeper.cancel(name);
+  }
+
+  /** @internal Closes idle connections that are expired, stale or unhealthy; returns how many. */
+  retireIdle(): number {
+    let retired = 0;
+    for (const pooled of this.#connections.idleSnapshot()) {
+      const status = pooled.healthy.status;
+      if (status !== ConnectionStatus.HEALTHY) {
+        this.#retire(pooled, closeReasonFor(pooled.healthy, status));
+        retired++;
+      }
+    }
+    return retired;
+  }
+
+  /** @internal Idle connections a monitoring cycle should probe, most recently used first. */
+  idleConnections(): PooledConnection[] {
+    return this.#connections.idleSnapshot();
+  }
+
+  /**
+   * @internal Reserves an idle connection, probes it (forced), and puts it back or replaces it.
+   * Returns the result, or undefined if the connection was no longer idle.
+   */
+  probeIdle(pooled: PooledConnection, parent: TraceHandle | undefined): HealthCheckResult | undefined {
+    if (pooled.state !== 'idle' || this.#state !== 'open') return undefined;
+    this.#connections.reserve(pooled);
+    const result = this.#probe(pooled, 'monitor', parent, true);
+    if (result.passed) this.#connections.makeIdle(pooled);
+    else this.#afterFailedProbe(pooled);
+    if (this.#waiters.size > 0) this.#pump();
+    return result;
+  }
+
+  /** @internal Opens connections until `minHealthyConnections` are open. */
+  refill(): void {
+    if (this.#state !== 'open') return;
+    const min = this.healthCheckConfig.minHealthyConnections;
+    while (this.#connections.size < Math.min(min, this.options.poolSize)) {
+      const pooled = this.#tryOpen(undefined);
+      if (pooled === undefined) {
+        this.#scheduleRetry('refill', () => this.refill());
+        return;
+      }
+      this.#connections.add(pooled);
+    }
+    if (this.#waiters.size > 0) this.#pump();
+  }
+
+  // --- acquiring ----------------------------------------------------------------------------
+
+  async #getConnectionSlow(options: AcquireOptions): Promise<Lease> {
+    if (this.closed) throw new PoolClosedError();
+    await this.initialize();
+    return this.getConnection(options);
+  }
+
+  /** The fast path: an idle connection on top of the stack that needs no probe, with nobody waiting. */
+  #takeReadyNow(): PooledConnection | undefined {
+    if (this.#waiters.size > 0) return undefined;
+    const top = this.#connections.peekIdle();
+    if (top === undefined || top.healthy.needsProbe() || top.healthy.status !== ConnectionStatus.HEALTHY) {
+      // Anything unusual (a probe, a retirement, a new connection) goes through the queue.
+      return undefined;
+    }
+    this.#lend(top);
+    return top;
+  }
+
+  #enqueue(options: AcquireOptions): Promise<Lease> {
+    const timeoutMs = options.timeoutMs ?? this.options.acquireTimeoutMs;
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new AcquireAbortedError(signal.reason));
+    const enqueuedAt = now();
+    const trace = telemetryRegistry.active?.acquireStarted(this);
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter<Lease> = { enqueuedAt, deadline: enqueuedAt + timeoutMs, timeoutMs, trace, resolve, reject, cleanup: undefined };
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          if (this.#waiters.remove(waiter)) this.#fail(waiter, new AcquireAbortedError(signal.reason));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiter.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#waiters.push(waiter);
+      this.#pump();
+      if (this.#waiters.size > 0) this.#scheduleDeadline();
+    });
+  }
+
+  /** The one function that moves the pool forward: serve waiters from idle connections, then new ones. */
+  #pump(): void {
+    while (this.#waiters.size > 0 && this.#state === 'open') {
+      const head = this.#waiters.peek();
+      const pooled = this.#takeIdleFor(head?.trace) ?? this.#openFor(head?.trace);
+      if (pooled === undefined) break;
+      const waiter = this.#waiters.shift();
+      if (waiter === undefined) break;
+      this.#lend(pooled);
+      this.#deliver(waiter, pooled);
+    }
+  }
+
+  /** An idle connection fit to lend; retires unfit ones met on the way, probes when the cache is old. */
+  #takeIdleFor(parent: TraceHandle | undefined): PooledConnection | undefined {
+    for (const pooled of this.#connections.idleSnapshot()) {
+      const status = pooled.healthy.status;
+      if (status !== ConnectionStatus.HEALTHY) {
+        this.#retire(pooled, closeReasonFor(pooled.healthy, status));
+        continue;
+      }
+      if (pooled.healthy.hasFreshFailure()) continue;
+      if (pooled.healthy.needsProbe()) {
+        this.#connections.reserve(pooled);
+        const result = this.#probe(pooled, 'borrow', parent, false);
+        if (!result.passed) {
+          this.#afterFailedProbe(pooled);
+          continue;
+        }
+      }
+      return pooled;
+    }
+    return undefined;
+  }
+
+  /** A new connection while the pool has room; records the failure (for the timeout error) if it cannot. */
+  #openFor(parent: TraceHandle | undefined): PooledConnection | undefined {
+    if (this.#connections.size >= this.options.poolSize) return undefined;
+    const pooled = this.#tryOpen(parent);
+    if (pooled === undefined) {
+      this.#scheduleRetry('open-for-waiters', () => this.#pump());
+      return undefined;
+    }
+    this.#connections.add(pooled);
+    return pooled;
+  }
+
+  #lend(pooled: PooledConnection): void {
+    this.#connections.lease(pooled);
+    pooled.leasedAt = now();
+    pooled.healthy.touch();
+    if (this.options.leakDetectionThresholdMs > 0) {
+      pooled.acquireStack = new Error('Acquired here').stack;
+      if (!this.#housekeeper.has('leaks')) {
+        this.#housekeeper.schedule('leaks', this.options.leakDetectionThresholdMs, () => this.#checkLeaks());
+      }
+    }
+  }
+
+  #deliver(waiter: Waiter<Lease>, pooled: PooledConnection): void {
+    waiter.cleanup?.();
+    telemetryRegistry.active?.acquireEnded(this, waiter.trace, now() - waiter.enqueuedAt, pooled.connectionId, undefined);
+    waiter.resolve(new Lease(pooled, this.#releaseConnection));
+  }
+
+  #fail(waiter: Waiter<Lease>, error: unknown): void {
+    waiter.cleanup?.();
+    telemetryRegistry.active?.acquireEnded(this, waiter.trace, now() - waiter.enqueuedAt, undefined, error);
+    waiter.reject(error);
+  }
+
+  #scheduleDeadline(): void {
+    const next = this.#waiters.nextDeadline();
+    if (next === Infinity) return;
+    this.#housekeeper.schedule('acquire-deadline', next - now(), () => this.#expireWaiters());
+  }
+
+  #expireWaiters(): void {
+    for (const waiter of this.#waiters.takeExpired(now())) {
+      this.#lifetime.timeouts++;
+      telemetryRegistry.active?.acquireTimedOut(this);
+      const snapshot = {
+        used: this.#connections.leasedCount,
+        idle: this.#connections.idleCount + this.#connections.reservedCount,
+        waiting: this.#waiters.size,
+        max: this.options.poolSize,
+      };
+      const error = new AcquireTimeoutError(waiter.timeoutMs, snapshot, this.#lastCreateError);
+      this.options.logger.warn(error.message);
+      this.#fail(waiter, error);
+    }
+    this.#scheduleDeadline();
+  }
+
+  async #oneStatement(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): Promise<unknown> {
+    // A write while a transaction holds the write lock would sleep on the event loop; queue it.
+    if (this.#writeLock.held && (method === 'run' || method === 'exec')) {
+      const unlock = await this.#writeLock.acquire();
+      try {
+        return await this.#oneStatement(method, sql, params);
+      } finally {
+        unlock();
+      }
+    }
+    const pooled = this.#state === 'open' ? this.#takeReadyNow() : undefined;
+    if (pooled !== undefined) {
+      const telemetry = telemetryRegistry.active;
+      if (telemetry !== undefined) telemetry.acquireEnded(this, undefined, 0, pooled.connectionId, undefined);
+      try {
+        return runOne(pooled, method, sql, params);
+      } finally {
+        this.#release(pooled);
+      }
+    }
+    return this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params));
+  }
+
+  // --- releasing ----------------------------------------------------------------------------
+
+  #release(pooled: PooledConnection): void {
+    const releasedAt = now();
+    const telemetry = telemetryRegistry.active;
+    if (telemetry !== undefined) telemetry.leaseReleased(this, releasedAt - pooled.leasedAt);
+    if (pooled.leakReported) {
+      this.options.logger.info(`Leaked connection ${pooled.connectionId} returned after ${Math.round(releasedAt - pooled.leasedAt)} ms`);
+    }
+    pooled.acquireStack = undefined;
+    pooled.leakReported = false;
+    if (pooled.state !== 'leased') return; // closed by close() while it was out
+    this.#rollBackLeftovers(pooled);
+    pooled.healthy.touch();
+    if (this.#state !== 'open') {
+      this.#retire(pooled, 'shutdown');
+      if (this.#connections.leasedCount === 0) this.#drained?.();
+      return;
+    }
+    const status = pooled.healthy.status;
+    if (status !== ConnectionStatus.HEALTHY) {
+      this.#retire(pooled, closeReasonFor(pooled.healthy, status));
+      this.refill();
+    } else {
+      this.#connections.makeIdle(pooled);
+    }
+    if (this.#waiters.size > 0) this.#pump();
+  }
+
+  /** A caller that left a transaction open must not hand it to the next caller. */
+  #rollBackLeftovers(pooled: PooledConnection): void {
+    const db = pooled.db;
+    if (!db.open || !db.inTransaction) return;
+    this.options.logger.warn(`Connection ${pooled.connectionId} was released inside an open transaction; rolling back`);
+    try {
+      // better-sqlite3's own prepare: the rollback is the pool's housekeeping, not the caller's use.
+      const rollback = (Object.getPrototypeOf(db) as Database.Database).prepare.call(db, 'ROLLBACK') as unknown as { run(): unknown };
+      rollback.run();
+    } catch (error) {
+      this.options.logger.warn(`ROLLBACK failed on ${pooled.connectionId}: ${errorMessage(error)}`);
+    }
+    if (db.inTransaction) pooled.healthy.markUnhealthy();
+  }
+
+  // --- opening, probing, retiring ------------------------------------------------------------
+
+  #tryOpen(parent: TraceHandle | undefined): PooledConnection | undefined {
+    try {
+      const pooled = this.#open(parent);
+      this.#openFailuresInARow = 0;
+      return pooled;
+    } catch (error) {
+      this.#lastCreateError = error;
+      this.#openFailuresInARow++;
+      this.options.logger.warn(errorMessage(error));
+      return undefined;
+    }
+  }
+
+  /** Opens, configures and probes a new connection; throws `ConnectionCreateError`. */
+  #open(parent: TraceHandle | undefined): PooledConnection {
+    const options = this.options;
+    const startedAt = now();
+    const connectionId = `conn_${++this.#connectionNumber}`;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(options.filename, { readonly: options.readonly, fileMustExist: options.fileMustExist, timeout: options.busyTimeoutMs });
+      for (const [name, value] of Object.entries(options.pragmas)) db.pragma(`${name} = ${String(value)}`);
+      options.onConnect?.(db);
+      const healthy = new HealthyConnection({
+        connection: db,
+        config: this.healthCheckConfig,
+        connectionId,
+        busyTimeoutMs: options.busyTimeoutMs,
+        onHealthCheck: (connection, result) => this.#onHealthCheck(connection, result),
+      });
+      const pooled = new PooledConnection(healthy, options.statementCacheSize);
+      instrumentDatabase(db, healthy, this);
+      if (this.healthCheckConfig.enabled) {
+        const result = this.#probe(pooled, 'connect', parent, true);
+        if (!result.passed) throw result.error ?? new Error('The new connection failed its first probe');
+      }
+      this.#lifetime.created++;
+      telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, connectionId, undefined);
+      this.options.logger.debug(`Opened ${connectionId} in ${(now() - startedAt).toFixed(2)} ms`);
+      return pooled;
+    } catch (error) {
+      if (db?.open) db.close();
+      telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, undefined, error);
+      throw error instanceof ConnectionCreateError ? error : new ConnectionCreateError(options.filename, error);
+    }
+  }
+
+  #probe(pooled: PooledConnection, trigger: 'borrow' | 'monitor' | 'connect', parent: TraceHandle | undefined, force: boolean): HealthCheckResult {
+    this.#probeTrigger = { trigger, parent };
+    try {
+      return pooled.healthy.checkHealth({ force });
+    } finally {
+      this.#probeTrigger = undefined;
+    }
+  }
+
+  #onHealthCheck(connection: HealthyConnection, result: HealthCheckResult): void {
+    this.#lifetime.healthChecks++;
+    if (result.error !== undefined) this.#lifetime.healthCheckFailures++;
+    const { trigger, parent } = this.#probeTrigger ?? { trigger: 'manual' as const, parent: undefined };
+    const logger = this.options.logger;
+    if (result.error === undefined) {
+      logger.debug(`Health check passed on ${connection.connectionId} (${trigger}) in ${result.durationMs.toFixed(3)} ms`);
+    } else {
+      logger.warn(`Health check failed on ${connection.connectionId} (${trigger}): ${result.error.message}; status ${result.statusAfter}`);
+    }
+    telemetryRegistry.active?.healthChecked(this, parent, connection, result, trigger === 'connect' ? 'borrow' : trigger);
+  }
+
+  /** A failed probe: replace the connection once it is unhealthy, else keep it aside until its cached failure expires. */
+  #afterFailedProbe(pooled: PooledConnection): void {
+    if (pooled.healthy.status === ConnectionStatus.UNHEALTHY) {
+      this.#retire(pooled, 'unhealthy');
+      this.refill();
+      return;
+    }
+    this.#connections.makeIdle(pooled);
+    // Borrowers skip it until the cached failure expires; look again then if anyone still waits.
+    this.#housekeeper.schedule('reprobe', this.healthCheckConfig.cacheDurationMs, () => this.#pump());
+  }
+
+  #retire(pooled: PooledConnection, reason: CloseReason): void {
+    const { healthy } = pooled;
+    this.#connections.remove(pooled);
+    try {
+      healthy.close();
+    } catch (error) {
+      this.options.logger.warn(`Closing ${healthy.connectionId} failed: ${errorMessage(error)}`);
+    }
+    this.#lifetime.closed[reason]++;
+    this.#lifetime.closedConnectionUsage += healthy.metrics.usageCount;
+    telemetryRegistry.active?.connectionClosed(this, healthy, reason);
+    const message = `Closed ${healthy.connectionId} (${reason}) after ${(healthy.ageMs / 1000).toFixed(1)} s and ${healthy.metrics.usageCount} uses`;
+    if (reason === 'unhealthy' || reason === 'error') this.options.logger.warn(message);
+    else this.options.logger.debug(message);
+  }
+
+  /** Retries opening with exponential backoff (50 ms doubling to 5 s) while it keeps failing. */
+  #scheduleRetry(name: string, run: () => void): void {
+    if (this.#housekeeper.has(name)) return;
+    const delay = Math.min(5000, 50 * 2 ** Math.min(this.#openFailuresInARow, 7));
+    this.#housekeeper.schedule(name, delay, run);
+  }
+
+  #checkLeaks(): void {
+    const threshold = this.options.leakDetectionThresholdMs;
+    const t = now();
+    let nextDue = Infinity;
+    for (const pooled of this.#connections.leased()) {
+      if (pooled.leakReported) continue;
+      const heldMs = t - pooled.leasedAt;
+      if (heldMs < threshold) {
+        nextDue = Math.min(nextDue, pooled.leasedAt + threshold);
+        continue;
+      }
+      pooled.leakReported = true;
+      this.#lifetime.leaks++;
+      telemetryRegistry.active?.leakDetected(this);
+      this.options.logger.warn(
+        `Possible leak: ${pooled.connectionId} has been leased for ${Math.round(heldMs)} ms ` +
+          `(leakDetectionThresholdMs ${threshold}); acquired at:\n${pooled.acquireStack ?? '(no stack)'}`,
+      );
+    }
+    if (nextDue !== Infinity) this.#housekeeper.schedule('leaks', nextDue - t, () => this.#checkLeaks());
+  }
+
+  // --- closing ------------------------------------------------------------------------------
+
+  async #close(timeoutMs: number): Promise<CloseReport> {
+    const wasOpen = this.#state === 'open';
+    this.#state = 'closing';
+    await this.healthManager.stopMonitoring();
+    for (const waiter of this.#waiters.drain()) this.#fail(waiter, new PoolClosedError('The pool was closed while waiting for a connection'));
+    for (const pooled of [...this.#connections.values()]) {
+      if (pooled.state !== 'leased') this.#retire(pooled, 'shutdown');
+    }
+    if (this.#connections.leasedCount > 0) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        this.#housekeeper.schedule('close-deadline', timeoutMs, resolve, { keepAlive: true });
+      });
+    }
+    const forcedLeases: ForcedLease[] = [];
+    for (const pooled of this.#connections.leased()) {
+      const forced = { connectionId: pooled.connectionId, heldMs: now() - pooled.leasedAt, acquireStack: pooled.acquireStack };
+      forcedLeases.push(forced);
+      this.options.logger.warn(
+        `close(): ${forced.connectionId} was still leased after ${timeoutMs} ms (held ${Math.round(forced.heldMs)} ms); closing it. ` +
+          (forced.acquireStack === undefined ? 'Set leakDetectionThresholdMs to record where it was acquired.' : `Acquired at:\n${forced.acquireStack}`),
+      );
+      this.#retire(pooled, 'shutdown');
+    }
+    this.#housekeeper.stop();
+    telemetryRegistry.pools.delete(this);
+    this.#state = 'closed';
+    if (wasOpen) this.options.logger.info(`Pool ${this.poolName} closed`);
+    return { forcedLeases };
+  }
+}
+
+function closeReasonFor(healthy: HealthyConnection, status: ConnectionStatus): CloseReason {
+  switch (status) {
+    case ConnectionStatus.UNHEALTHY:
+      return healthy.unhealthyBecause === 'error' ? 'error' : 'unhealthy';
+    case ConnectionStatus.EXPIRED:
+      return healthy.ageMs > healthy.config.maxAgeMs ? 'max_age' : 'max_usage';
+    case ConnectionStatus.STALE:
+      return 'idle';
+    default:
+      return 'shutdown';
+  }
+}
+
+/** What `runOne` needs from a connection: its statement cache and its Database. */
+interface StatementTarget {
+  statement(sql: string): import('better-sqlite3').Statement;
+  readonly db: Database.Database;
+}
+
+function runOne(target: StatementTarget, method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): unknown {
+  if (method === 'exec') {
+    target.db.exec(sql);
+    return undefined;
+  }
+  return callStatement(target.statement(sql), method, params);
+}
+
+function leaseTarget(lease: Lease): StatementTarget {
+  return { statement: (sql) => lease.prepare(sql), db: lease.connection };
+}
+
+function uniquePoolName(name: string, explicit: boolean): string {
+  const taken = new Set([...telemetryRegistry.pools].map((pool) => pool.poolName));
+  if (!taken.has(name)) return name;
+  if (explicit) return name; // the user chose it; do not rename behind their back
+  for (let n = 2; ; n++) if (!taken.has(`${name}#${n}`)) return `${name}#${n}`;
+}

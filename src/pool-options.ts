@@ -1,0 +1,175 @@
+import type { Database } from 'better-sqlite3';
+import { HealthCheckConfig, type HealthCheckOptions } from './config.js';
+import { filenameFromDatabaseUrl, MEMORY_FILENAME } from './database-url.js';
+import { ConfigurationError } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import { checkBoolean, checkKnownKeys, checkNonEmptyString, checkNumber, checkPlainObject } from './option-checks.js';
+
+/** Options of `new DatabaseManager(options)`. Give `databaseUrl` or `filename`. */
+export interface DatabaseManagerOptions {
+  /** The guide's `database_url`: `sqlite:///relative.db`, `sqlite:////absolute.db`, a path or `:memory:`. */
+  databaseUrl?: string;
+  /** A better-sqlite3 filename (a path or `:memory:`); an alternative to `databaseUrl`. */
+  filename?: string;
+  /**
+   * The most connections open at once (leased, idle and being probed).
+   * @default 10
+   */
+  poolSize?: number;
+  /** Health checking, limits and monitoring; a `HealthCheckConfig` or its options. @default new HealthCheckConfig() */
+  healthCheckConfig?: HealthCheckConfig | HealthCheckOptions;
+  /**
+   * How long `getConnection()` waits before it rejects with `AcquireTimeoutError`.
+   * @default 30000
+   */
+  acquireTimeoutMs?: number;
+  /**
+   * A lease held longer than this is reported (log warning with the acquire stack, leak counter).
+   * 0 switches leak detection off. Stacks are captured only while it is on.
+   * @default 0
+   */
+  leakDetectionThresholdMs?: number;
+  /**
+   * How long `close()` waits for outstanding leases before it closes them anyway.
+   * @default 5000
+   */
+  closeTimeoutMs?: number;
+  /**
+   * SQLite's busy timeout for statements: how long a statement waits for a lock.
+   * @default 5000
+   */
+  busyTimeoutMs?: number;
+  /**
+   * Pragmas applied to every new connection, in order. The defaults suit a pool: WAL lets
+   * readers run while one connection writes.
+   * @default { journal_mode: 'WAL', synchronous: 'NORMAL', foreign_keys: 'ON' }
+   */
+  pragmas?: Readonly<Record<string, string | number | boolean>>;
+  /** Open connections read-only. @default false */
+  readonly?: boolean;
+  /** Refuse to create the database file if it does not exist. @default false */
+  fileMustExist?: boolean;
+  /** Called with every new connection after the pragmas (register functions, create schema). */
+  onConnect?: (db: Database) => void;
+  /**
+   * Prepared statements cached per connection by the shortcuts and lease helpers.
+   * @default 100
+   */
+  statementCacheSize?: number;
+  /**
+   * `db.client.connection.pool.name` in telemetry; unique within the process.
+   * @default the filename, with `#2`, `#3`... when another open pool has the same name
+   */
+  poolName?: string;
+  /** Receives the pool's logs (`console`, pino...). @default silent */
+  logger?: Logger;
+}
+
+/** Validated options with every default applied. */
+export interface ResolvedPoolOptions {
+  readonly filename: string;
+  readonly poolSize: number;
+  readonly healthCheckConfig: HealthCheckConfig;
+  readonly acquireTimeoutMs: number;
+  readonly leakDetectionThresholdMs: number;
+  readonly closeTimeoutMs: number;
+  readonly busyTimeoutMs: number;
+  readonly pragmas: Readonly<Record<string, string | number | boolean>>;
+  readonly readonly: boolean;
+  readonly fileMustExist: boolean;
+  readonly onConnect: ((db: Database) => void) | undefined;
+  readonly statementCacheSize: number;
+  readonly poolName: string | undefined;
+  readonly logger: Logger;
+}
+
+export const DEFAULT_PRAGMAS = Object.freeze({ journal_mode: 'WAL', synchronous: 'NORMAL', foreign_keys: 'ON' });
+
+const KNOWN_KEYS = [
+  'databaseUrl', 'filename', 'poolSize', 'healthCheckConfig', 'acquireTimeoutMs', 'leakDetectionThresholdMs',
+  'closeTimeoutMs', 'busyTimeoutMs', 'pragmas', 'readonly', 'fileMustExist', 'onConnect', 'statementCacheSize',
+  'poolName', 'logger',
+] as const satisfies readonly (keyof DatabaseManagerOptions)[];
+
+/** Validates every option in phases (shape, each value, then the combinations), naming the option at fault. */
+export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
+  const options = checkPlainObject('options', input) as DatabaseManagerOptions & Record<string, unknown>;
+  checkKnownKeys('', options, KNOWN_KEYS);
+
+  const filename = resolveFilename(options);
+  const poolSize = options.poolSize === undefined ? 10 : checkNumber('poolSize', options.poolSize, { min: 1, integer: true });
+  const healthCheckConfig = HealthCheckConfig.from(options.healthCheckConfig, 'healthCheckConfig');
+  const milliseconds = (name: keyof DatabaseManagerOptions, fallback: number, min = 0): number =>
+    options[name] === undefined ? fallback : checkNumber(name, options[name], { min, allowInfinity: name === 'acquireTimeoutMs' });
+
+  const resolved: ResolvedPoolOptions = {
+    filename,
+    poolSize,
+    healthCheckConfig,
+    acquireTimeoutMs: milliseconds('acquireTimeoutMs', 30_000),
+    leakDetectionThresholdMs: milliseconds('leakDetectionThresholdMs', 0),
+    closeTimeoutMs: milliseconds('closeTimeoutMs', 5000),
+    busyTimeoutMs: options.busyTimeoutMs === undefined ? 5000 : checkNumber('busyTimeoutMs', options.busyTimeoutMs, { min: 0, integer: true }),
+    pragmas: resolvePragmas(options.pragmas),
+    readonly: options.readonly === undefined ? false : checkBoolean('readonly', options.readonly),
+    fileMustExist: options.fileMustExist === undefined ? false : checkBoolean('fileMustExist', options.fileMustExist),
+    onConnect: resolveFunction('onConnect', options.onConnect),
+    statementCacheSize: options.statementCacheSize === undefined ? 100 : checkNumber('statementCacheSize', options.statementCacheSize, { min: 0, integer: true }),
+    poolName: options.poolName === undefined ? undefined : checkNonEmptyString('poolName', options.poolName),
+    logger: resolveLogger(options.logger),
+  };
+
+  if (healthCheckConfig.minHealthyConnections > poolSize) {
+    throw new ConfigurationError(
+      'healthCheckConfig.minHealthyConnections',
+      healthCheckConfig.minHealthyConnections,
+      `expected at most poolSize (${poolSize})`,
+    );
+  }
+  if (filename === MEMORY_FILENAME && poolSize > 1) {
+    throw new ConfigurationError('poolSize', poolSize, 'expected 1 for ":memory:": every connection to ":memory:" opens a separate, empty database');
+  }
+  return resolved;
+}
+
+function resolveFilename(options: DatabaseManagerOptions): string {
+  if (options.databaseUrl !== undefined && options.filename !== undefined) {
+    throw new ConfigurationError('filename', options.filename, 'give databaseUrl or filename, not both');
+  }
+  if (options.databaseUrl !== undefined) return filenameFromDatabaseUrl(options.databaseUrl, 'databaseUrl');
+  if (options.filename !== undefined) return checkNonEmptyString('filename', options.filename);
+  throw new ConfigurationError('databaseUrl', undefined, 'give databaseUrl (sqlite:///app.db) or filename');
+}
+
+function resolvePragmas(value: unknown): Readonly<Record<string, string | number | boolean>> {
+  if (value === undefined) return DEFAULT_PRAGMAS;
+  const pragmas = checkPlainObject('pragmas', value);
+  for (const [name, setting] of Object.entries(pragmas)) {
+    if (!/^[a-z_]+$/i.test(name)) throw new ConfigurationError(`pragmas.${name}`, setting, 'expected a pragma name of letters and underscores');
+    if (!['string', 'number', 'boolean'].includes(typeof setting) || (typeof setting === 'string' && !/^[\w.-]+$/.test(setting))) {
+      throw new ConfigurationError(`pragmas.${name}`, setting, 'expected a number, a boolean or a single word');
+    }
+  }
+  return pragmas as Record<string, string | number | boolean>;
+}
+
+function resolveFunction<T>(name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(name, value, 'expected a function');
+  return value;
+}
+
+function resolveLogger(value: unknown): Logger {
+  if (value === undefined) return silentLogger;
+  const logger = checkPlainObjectOrInstance('logger', value);
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof logger[level] !== 'function') {
+      throw new ConfigurationError('logger', value, `expected an object with debug, info, warn and error methods (no ${level})`);
+    }
+  }
+  return logger as unknown as Logger;
+}
+
+function checkPlainObjectOrInstance(option: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw new ConfigurationError(option, value, 'expected an object');
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,83 @@
+import type { HealthCheckResult, HealthyConnection } from '../healthy-connection.js';
+import type { CloseReason } from './metric-definitions.js';
+import type { StatementInfo } from '../statement-info.js';
+
+/**
+ * The seam between the pool and OpenTelemetry. The pool reports what happens through this
+ * interface; `SqlitePoolInstrumentation` implements it when enabled. The pool itself never
+ * imports the OpenTelemetry SDK, and with no instrumentation enabled every hook is skipped
+ * behind a single `undefined` check.
+ */
+
+/** The statement methods the pool wraps. */
+export type StatementMethod = 'run' | 'get' | 'all' | 'iterate' | 'exec' | 'pragma';
+
+/** What telemetry may read from a pool: its name, database and current numbers. */
+export interface ObservedPool {
+  readonly poolName: string;
+  /** `db.namespace`: the database file as configured. */
+  readonly namespace: string;
+  readonly snapshot: () => PoolGaugeSnapshot;
+}
+
+/** Pool state read at metric collection time (observable instruments). */
+export interface PoolGaugeSnapshot {
+  readonly idle: number;
+  readonly used: number;
+  readonly pending: number;
+  readonly max: number;
+  readonly idleMax: number;
+  readonly idleMin: number;
+  readonly byStatus: Readonly<Record<'healthy' | 'unhealthy' | 'stale' | 'expired', number>>;
+  readonly ageSeconds: { readonly max: number; readonly average: number };
+  readonly usage: { readonly max: number; readonly average: number };
+}
+
+/** An opaque handle on a span that telemetry started (an acquire wait, a monitoring cycle). */
+export type TraceHandle = object;
+
+export interface PoolTelemetry {
+  /** Runs one statement method, recording its span and duration. Returns what it returns. */
+  executeStatement(
+    pool: ObservedPool,
+    connection: HealthyConnection,
+    statement: StatementInfo,
+    method: StatementMethod,
+    original: (...args: unknown[]) => unknown,
+    self: unknown,
+    args: ArrayLike<unknown>,
+  ): unknown;
+  /** A caller starts waiting for a lease. Returns a handle for the child spans, if any. */
+  acquireStarted(pool: ObservedPool): TraceHandle | undefined;
+  /** The wait ended: with a lease (`error` undefined), a timeout or another error. */
+  acquireEnded(pool: ObservedPool, handle: TraceHandle | undefined, waitMs: number, connectionId: string | undefined, error: unknown): void;
+  /** A connection was opened (or failed to open); `parent` is the acquire that asked for it. */
+  connectionCreated(pool: ObservedPool, parent: TraceHandle | undefined, startedAt: number, durationMs: number, connectionId: string | undefined, error: unknown): void;
+  /** A probe ran; `parent` is an acquire (borrow-time probe) or a monitoring cycle. */
+  healthChecked(pool: ObservedPool, parent: TraceHandle | undefined, connection: HealthyConnection, result: HealthCheckResult, trigger: 'borrow' | 'monitor' | 'manual'): void;
+  connectionClosed(pool: ObservedPool, connection: HealthyConnection, reason: CloseReason): void;
+  acquireTimedOut(pool: ObservedPool): void;
+  leaseReleased(pool: ObservedPool, useMs: number): void;
+  leakDetected(pool: ObservedPool): void;
+  /** A monitoring cycle starts; its probes are children of the returned handle. */
+  monitorCycleStarted(pool: ObservedPool): TraceHandle | undefined;
+  monitorCycleEnded(handle: TraceHandle | undefined, probed: number, failed: number): void;
+}
+
+interface TelemetryRegistry {
+  /** The enabled instrumentation, if any. */
+  active: PoolTelemetry | undefined;
+  /** Pools that are open: observable instruments read them at collection time. */
+  readonly pools: Set<ObservedPool>;
+}
+
+/**
+ * Process-wide, keyed on a global symbol, so two copies of the package (ESM and CJS, or two
+ * versions) and an instrumentation registered before or after a pool was created all meet here.
+ */
+const REGISTRY_KEY = Symbol.for('otel-sqlite-pool.telemetry-registry.v1');
+const globalSlot = globalThis as { [REGISTRY_KEY]?: TelemetryRegistry };
+export const telemetryRegistry: TelemetryRegistry = (globalSlot[REGISTRY_KEY] ??= {
+  active: undefined,
+  pools: new Set(),
+});
