@@ -1,0 +1,117 @@
+/**
+ * otel-sqlite-pool (this package, from ../../src/index.js): pool of 4, one-statement shortcuts
+ * (`db.get`, `db.all`), `db.transaction()` for the insert, an explicit lease for acquire+release.
+ *
+ * Every connection gets `pragmas: { journal_mode: 'WAL' }`, like the other contenders (see below).
+ *
+ * Telemetry levels: `none` (SqlitePoolInstrumentation never constructed), `metrics` (a real
+ * MeterProvider, no tracer provider, no context manager), `traces` (metrics plus a real
+ * BasicTracerProvider with AlwaysOn sampling, a BatchSpanProcessor and the
+ * AsyncLocalStorageContextManager, as users run it).
+ */
+import { DatabaseManager } from '../../src/index.js';
+import { INSERT_EMAIL, INSERT_NAME, RANGE_ROWS, SQL } from '../lib/db.js';
+import {
+  snapshot,
+  startMetrics,
+  startTracing,
+  type Expectation,
+  type Metrics,
+  type Tracing,
+} from '../lib/telemetry.js';
+import { POOL_SIZE, type ContenderInstance, type Operations, type WorkloadName } from './types.js';
+
+export type OursLevel = 'none' | 'metrics' | 'traces';
+
+/** Spans that come from health probes and connection creation, not from the measured operation. */
+const BACKGROUND_SPANS = [
+  'sqlite_pool.health_check',
+  'sqlite_pool.connect',
+  'sqlite_pool.health_monitor.cycle',
+];
+
+/**
+ * What issue 3 and issue 5 ask for: a one-statement shortcut is a single CLIENT span (the acquire
+ * rides on it as attributes) and one `db.client.operation.duration` point; an explicit lease keeps
+ * its `sqlite_pool.acquire` span and records a `db.client.connection.use_time` point; a
+ * transaction spans its statements (its INSERT at least; BEGIN/COMMIT spans are allowed).
+ */
+function expectation(workload: WorkloadName, level: OursLevel): Expectation {
+  const metrics: Record<string, number[]> =
+    workload === 'acquire'
+      ? { 'db.client.operation.duration': [0], 'db.client.connection.use_time': [1] }
+      : workload === 'insert'
+        ? { 'db.client.operation.duration': [1, 3] }
+        : { 'db.client.operation.duration': [1] };
+  if (level === 'metrics') return { metrics };
+  const spans: Record<string, number[]> =
+    workload === 'acquire'
+      ? { 'sqlite_pool.acquire': [1] }
+      : workload === 'insert'
+        ? {
+            'INSERT users': [1],
+            'sqlite_pool.acquire': [0, 1],
+            BEGIN: [0, 1],
+            'BEGIN IMMEDIATE': [0, 1],
+            COMMIT: [0, 1],
+          }
+        : { 'SELECT users': [1], 'sqlite_pool.acquire': [0] };
+  return { spans, ignoreSpans: BACKGROUND_SPANS, metrics };
+}
+
+export async function create(filename: string, level: OursLevel): Promise<ContenderInstance> {
+  let tracing: Tracing | undefined;
+  let metrics: Metrics | undefined;
+  let instrumentation: { disable(): void } | undefined;
+  if (level !== 'none') {
+    // Imported only here, so the `none` level never even loads the instrumentation's code path.
+    const { SqlitePoolInstrumentation } = await import('../../src/index.js');
+    metrics = startMetrics();
+    if (level === 'traces') tracing = startTracing();
+    instrumentation = new SqlitePoolInstrumentation(
+      tracing
+        ? { tracerProvider: tracing.provider, meterProvider: metrics.provider }
+        : { meterProvider: metrics.provider },
+    );
+  }
+
+  const db = new DatabaseManager({
+    filename,
+    poolSize: POOL_SIZE,
+    healthCheckConfig: { minHealthyConnections: 1 },
+    // The package's default pragmas add synchronous=NORMAL and foreign_keys=ON; every other
+    // contender runs SQLite's defaults plus WAL, so ours does too (same durability, same work).
+    pragmas: { journal_mode: 'WAL' },
+  });
+  await db.initialize();
+
+  const ops: Operations = {
+    sync: false,
+    point: (id) => db.get(SQL.point, [id]),
+    range: (start) => db.all(SQL.range, [start, start + RANGE_ROWS]),
+    insert: (n) =>
+      db.transaction(async (tx) => {
+        tx.run(SQL.insert, [INSERT_NAME, INSERT_EMAIL, n]);
+      }),
+    async acquireRelease() {
+      const lease = await db.getConnection();
+      lease.release();
+    },
+  };
+
+  const t = tracing;
+  const m = metrics;
+  return {
+    ops,
+    ...(m && {
+      snapshot: () => snapshot(t, m),
+      expect: (workload: WorkloadName) => expectation(workload, level),
+    }),
+    async close() {
+      await db.close();
+      instrumentation?.disable();
+      await t?.provider.shutdown();
+      await m?.provider.shutdown();
+    },
+  };
+}

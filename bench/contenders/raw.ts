@@ -1,0 +1,35 @@
+/** Raw better-sqlite3: one connection, statements prepared once. The floor every ratio is taken against. */
+import Database from 'better-sqlite3';
+import { INSERT_EMAIL, INSERT_NAME, RANGE_ROWS, SQL } from '../lib/db.js';
+import type { ContenderInstance, Operations } from './types.js';
+
+export interface RawConnection {
+  readonly ops: Operations;
+  close(): void;
+}
+
+export function openRaw(filename: string): RawConnection {
+  const db = new Database(filename);
+  db.pragma('journal_mode = WAL');
+  const point = db.prepare(SQL.point);
+  const range = db.prepare(SQL.range);
+  const insert = db.prepare(SQL.insert);
+  const insertTx = db.transaction((n: number) => insert.run(INSERT_NAME, INSERT_EMAIL, n));
+  const ops: Operations = {
+    sync: true,
+    point: (id) => point.get(id),
+    range: (start) => range.all(start, start + RANGE_ROWS),
+    // BEGIN IMMEDIATE, as otel-sqlite-pool's transaction() does.
+    insert: (n) => insertTx.immediate(n),
+  };
+  return { ops, close: () => db.close() };
+}
+
+/** A second raw connection as a contender: its ratio shows the noise floor of the method (~1.0). */
+export async function create(filename: string): Promise<ContenderInstance> {
+  const raw = openRaw(filename);
+  return {
+    ops: raw.ops,
+    close: async () => raw.close(),
+  };
+}
