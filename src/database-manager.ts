@@ -154,6 +154,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     this.#poolName = uniquePoolName(this.#poolName, this.options.poolName !== undefined);
     telemetryRegistry.pools.add(this);
     this.#state = 'open';
+    telemetryRegistry.active?.poolOpened(this);
     this.options.logger.info(`Pool ${this.poolName} opened ${opened.length} connection(s) to ${this.namespace}`);
     if (this.healthCheckConfig.enabled) await this.healthManager.startMonitoring(this);
   }
@@ -644,7 +645,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     } else {
       logger.warn(`Health check failed on ${connection.connectionId} (${trigger}): ${result.error.message}; status ${result.statusAfter}`);
     }
-    telemetryRegistry.active?.healthChecked(this, parent, connection, result, trigger === 'connect' ? 'borrow' : trigger);
+    telemetryRegistry.active?.healthChecked(this, parent, connection, result, trigger);
   }
 
   /** A failed probe: replace the connection once it is unhealthy, else keep it aside until its cached failure expires. */

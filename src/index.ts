@@ -27,3 +27,10 @@ export {
   errorType,
 } from './errors.js';
 export type { PoolSnapshot } from './errors.js';
+export { SqlitePoolInstrumentation, INSTRUMENTATION_NAME } from './telemetry/instrumentation.js';
+export type { SqlitePoolInstrumentationConfig, SqlitePoolRequestHookInfo, SqlitePoolResponseHookInfo } from './telemetry/instrumentation.js';
+export { METRIC_DEFINITIONS, CLOSE_REASONS, MICROSECOND_BUCKETS_SECONDS, prometheusName } from './telemetry/metric-definitions.js';
+export type { MetricDefinition, CloseReason } from './telemetry/metric-definitions.js';
+export { summarizeSql, sanitizeSql } from './telemetry/sql-text.js';
+export type { StatementMethod } from './telemetry/pool-telemetry.js';
+export { VERSION } from './version.js';

@@ -17,8 +17,15 @@ export function instrumentDatabase(db: Database, connection: HealthyConnection, 
   const tracked = new Tracker(connection, pool);
 
   db.prepare = function prepare(this: Database, source: string) {
-    // eslint-disable-next-line prefer-rest-params
-    const statement = proto.prepare.apply(this, arguments as unknown as [string]) as Statement;
+    let statement: Statement;
+    try {
+      // eslint-disable-next-line prefer-rest-params
+      statement = proto.prepare.apply(this, arguments as unknown as [string]) as Statement;
+    } catch (error) {
+      // A syntax error surfaces here, not at execution: report it as the statement's failure.
+      tracked.reportPrepareFailure(new StatementInfo(String(source), 'prepared'), error);
+      throw error;
+    }
     tracked.wrapStatement(statement, new StatementInfo(source, 'prepared'));
     return statement;
   } as Database['prepare'];
@@ -72,6 +79,17 @@ class Tracker {
       // eslint-disable-next-line prefer-rest-params
       return self.execute(info, 'iterate', iterate, this, arguments);
     };
+  }
+
+  reportPrepareFailure(info: StatementInfo, error: unknown): void {
+    if (isConnectionFatal(error)) this.#connection.markUnhealthy();
+    const telemetry = telemetryRegistry.active;
+    if (telemetry === undefined) return;
+    try {
+      telemetry.executeStatement(this.#pool, this.#connection, info, 'prepare', () => { throw error; }, undefined, []);
+    } catch {
+      // The span recorded the error; the caller gets the original from prepare().
+    }
   }
 
   /** The hot path: one `undefined` check decides between bare timing and telemetry; no closures. */

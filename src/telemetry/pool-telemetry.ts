@@ -10,7 +10,11 @@ import type { StatementInfo } from '../statement-info.js';
  */
 
 /** The statement methods the pool wraps. */
-export type StatementMethod = 'run' | 'get' | 'all' | 'iterate' | 'exec' | 'pragma';
+/** `prepare` is reported only when preparing fails (a syntax error is the statement's failure). */
+export type StatementMethod = 'run' | 'get' | 'all' | 'iterate' | 'exec' | 'pragma' | 'prepare';
+
+/** Why a probe ran: a borrower needed it, a monitoring cycle, a new connection, or user code. */
+export type HealthCheckTrigger = 'borrow' | 'monitor' | 'connect' | 'manual';
 
 /** What telemetry may read from a pool: its name, database and current numbers. */
 export interface ObservedPool {
@@ -37,6 +41,8 @@ export interface PoolGaugeSnapshot {
 export type TraceHandle = object;
 
 export interface PoolTelemetry {
+  /** A pool opened: counters start at 0 so that the first increment is visible to `increase()`. */
+  poolOpened(pool: ObservedPool): void;
   /** Runs one statement method, recording its span and duration. Returns what it returns. */
   executeStatement(
     pool: ObservedPool,
@@ -54,7 +60,7 @@ export interface PoolTelemetry {
   /** A connection was opened (or failed to open); `parent` is the acquire that asked for it. */
   connectionCreated(pool: ObservedPool, parent: TraceHandle | undefined, startedAt: number, durationMs: number, connectionId: string | undefined, error: unknown): void;
   /** A probe ran; `parent` is an acquire (borrow-time probe) or a monitoring cycle. */
-  healthChecked(pool: ObservedPool, parent: TraceHandle | undefined, connection: HealthyConnection, result: HealthCheckResult, trigger: 'borrow' | 'monitor' | 'manual'): void;
+  healthChecked(pool: ObservedPool, parent: TraceHandle | undefined, connection: HealthyConnection, result: HealthCheckResult, trigger: HealthCheckTrigger): void;
   connectionClosed(pool: ObservedPool, connection: HealthyConnection, reason: CloseReason): void;
   acquireTimedOut(pool: ObservedPool): void;
   leaseReleased(pool: ObservedPool, useMs: number): void;

@@ -1,0 +1,95 @@
+import {
+  ValueType,
+  type Attributes,
+  type BatchObservableCallback,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type Observable,
+} from '@opentelemetry/api';
+import { METRIC_DEFINITIONS, type MetricName } from './metric-definitions.js';
+import {
+  ATTR_DB_CLIENT_CONNECTION_POOL_NAME,
+  ATTR_DB_CLIENT_CONNECTION_STATE,
+  ATTR_SQLITE_POOL_CONNECTION_STATUS,
+  ATTR_SQLITE_POOL_STAT,
+} from './semconv.js';
+import { telemetryRegistry, type ObservedPool } from './pool-telemetry.js';
+
+type Definition = (typeof METRIC_DEFINITIONS)[number];
+type NamesOfKind<K extends Definition['kind']> = Extract<Definition, { kind: K }>['name'];
+
+/**
+ * The instruments of one meter, built from `METRIC_DEFINITIONS` when a meter provider is set
+ * (never at import time). Pool gauges are observed in one batch callback that reads every open
+ * pool at collection time, so pools never share or corrupt each other's counts, and a closed pool
+ * simply stops being reported.
+ */
+export class PoolMetrics {
+  readonly histograms: Readonly<Record<NamesOfKind<'histogram'>, Histogram>>;
+  readonly counters: Readonly<Record<NamesOfKind<'counter'>, Counter>>;
+  readonly #meter: Meter;
+  readonly #observables: Observable[];
+  readonly #callback: BatchObservableCallback;
+
+  constructor(meter: Meter, operationDurationBuckets: readonly number[] | undefined, poolNameOf: (pool: ObservedPool) => string) {
+    this.#meter = meter;
+    const histograms: Partial<Record<string, Histogram>> = {};
+    const counters: Partial<Record<string, Counter>> = {};
+    const observables: Partial<Record<MetricName, Observable>> = {};
+    for (const definition of METRIC_DEFINITIONS) {
+      const common = { description: definition.description, unit: definition.unit };
+      switch (definition.kind) {
+        case 'histogram': {
+          const buckets = definition.name === 'db.client.operation.duration' && operationDurationBuckets !== undefined ? operationDurationBuckets : definition.buckets;
+          histograms[definition.name] = meter.createHistogram(definition.name, {
+            ...common,
+            valueType: ValueType.DOUBLE,
+            advice: { explicitBucketBoundaries: [...buckets] },
+          });
+          break;
+        }
+        case 'counter':
+          counters[definition.name] = meter.createCounter(definition.name, { ...common, valueType: ValueType.INT });
+          break;
+        case 'observableUpDownCounter':
+          observables[definition.name] = meter.createObservableUpDownCounter(definition.name, { ...common, valueType: ValueType.INT });
+          break;
+        case 'observableGauge':
+          observables[definition.name] = meter.createObservableGauge(definition.name, { ...common, valueType: ValueType.DOUBLE });
+          break;
+      }
+    }
+    this.histograms = histograms as PoolMetrics['histograms'];
+    this.counters = counters as PoolMetrics['counters'];
+    const o = observables as Record<Extract<Definition, { kind: 'observableUpDownCounter' | 'observableGauge' }>['name'], Observable>;
+    this.#observables = Object.values(o);
+
+    this.#callback = (result) => {
+      for (const pool of telemetryRegistry.pools) {
+        const s = pool.snapshot();
+        const name = poolNameOf(pool);
+        const base: Attributes = { [ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: name };
+        result.observe(o['db.client.connection.count'], s.idle, { ...base, [ATTR_DB_CLIENT_CONNECTION_STATE]: 'idle' });
+        result.observe(o['db.client.connection.count'], s.used, { ...base, [ATTR_DB_CLIENT_CONNECTION_STATE]: 'used' });
+        result.observe(o['db.client.connection.max'], s.max, base);
+        result.observe(o['db.client.connection.idle.max'], s.idleMax, base);
+        result.observe(o['db.client.connection.idle.min'], s.idleMin, base);
+        result.observe(o['db.client.connection.pending_requests'], s.pending, base);
+        for (const [status, count] of Object.entries(s.byStatus)) {
+          result.observe(o['sqlite_pool.connection.health'], count, { ...base, [ATTR_SQLITE_POOL_CONNECTION_STATUS]: status });
+        }
+        result.observe(o['sqlite_pool.connection.age'], s.ageSeconds.max, { ...base, [ATTR_SQLITE_POOL_STAT]: 'max' });
+        result.observe(o['sqlite_pool.connection.age'], s.ageSeconds.average, { ...base, [ATTR_SQLITE_POOL_STAT]: 'average' });
+        result.observe(o['sqlite_pool.connection.usage'], s.usage.max, { ...base, [ATTR_SQLITE_POOL_STAT]: 'max' });
+        result.observe(o['sqlite_pool.connection.usage'], s.usage.average, { ...base, [ATTR_SQLITE_POOL_STAT]: 'average' });
+      }
+    };
+    meter.addBatchObservableCallback(this.#callback, this.#observables);
+  }
+
+  /** Detaches the observable callback (the instrumentation was disabled or got a new provider). */
+  dispose(): void {
+    this.#meter.removeBatchObservableCallback(this.#callback, this.#observables);
+  }
+}

@@ -1,0 +1,40 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { StatementInfo } from '../statement-info.js';
+import type { ObservedPool } from './pool-telemetry.js';
+import { sanitizeSql, summarizeSql } from './sql-text.js';
+import * as sc from './semconv.js';
+
+/** Everything a statement's span and duration need, computed once per prepared statement. */
+export interface StatementTelemetry {
+  readonly generation: number;
+  readonly poolName: string;
+  readonly spanName: string;
+  readonly spanAttributes: Attributes;
+  readonly metricAttributes: Attributes;
+}
+
+/**
+ * Span name from the query summary (`SELECT users`), falling back to `sqlite`. The text of a
+ * prepared statement is reported as written (it is parameterised); raw `exec()` scripts only
+ * sanitised, since they may carry literals.
+ */
+export function statementTelemetry(statement: StatementInfo, pool: ObservedPool, poolName: string, maxQueryLength: number, generation: number): StatementTelemetry {
+  const source = statement.kind === 'pragma' ? `PRAGMA ${statement.source}` : statement.source;
+  const { summary, operation } = summarizeSql(source);
+  const text = statement.kind === 'exec' ? sanitizeSql(source, maxQueryLength) : source.slice(0, maxQueryLength);
+  const spanAttributes: Attributes = {
+    [sc.ATTR_DB_SYSTEM_NAME]: sc.DB_SYSTEM_NAME_VALUE_SQLITE,
+    [sc.ATTR_DB_NAMESPACE]: pool.namespace,
+    [sc.ATTR_DB_QUERY_TEXT]: text,
+    [sc.ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: poolName,
+  };
+  if (summary !== '') spanAttributes[sc.ATTR_DB_QUERY_SUMMARY] = summary;
+  if (operation !== undefined) spanAttributes[sc.ATTR_DB_OPERATION_NAME] = operation;
+  const metricAttributes: Attributes = {
+    [sc.ATTR_DB_SYSTEM_NAME]: sc.DB_SYSTEM_NAME_VALUE_SQLITE,
+    [sc.ATTR_DB_NAMESPACE]: pool.namespace,
+    [sc.ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: poolName,
+  };
+  if (operation !== undefined) metricAttributes[sc.ATTR_DB_OPERATION_NAME] = operation;
+  return { generation, poolName, spanName: summary === '' ? sc.DB_SYSTEM_NAME_VALUE_SQLITE : summary, spanAttributes, metricAttributes };
+}
