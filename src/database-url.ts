@@ -18,7 +18,7 @@ export function filenameFromDatabaseUrl(url: string, option = 'databaseUrl'): st
   if (scheme[1]?.toLowerCase() !== 'sqlite') {
     throw new ConfigurationError(option, url, `expected the sqlite scheme, not "${scheme[1]}:"`);
   }
-  if (!url.startsWith('sqlite://')) {
+  if (!url.toLowerCase().startsWith('sqlite://')) {
     throw new ConfigurationError(option, url, 'expected sqlite:///path (three slashes for a relative path, four for an absolute one)');
   }
   const rest = url.slice('sqlite://'.length);
@@ -29,5 +29,9 @@ export function filenameFromDatabaseUrl(url: string, option = 'databaseUrl'): st
   if (/[?#]/.test(rest)) {
     throw new ConfigurationError(option, url, 'query strings and fragments are not supported; pass better-sqlite3 options instead');
   }
-  return decodeURIComponent(rest.slice(1));
+  try {
+    return decodeURIComponent(rest.slice(1));
+  } catch {
+    throw new ConfigurationError(option, url, 'expected a valid percent-encoded path (write %25 for a literal %)');
+  }
 }
