@@ -201,7 +201,12 @@ async function main(): Promise<number> {
             measurement.contenderOpsTotal,
             diff(await snap(), before),
           );
-          telemetry = { check: `${ran} ops: ${check}`, timed: `${measurement.contenderOpsTotal} ops: ${timed}` };
+          // Span names may carry the temp file's path (instrumentation-knex): shorten it.
+          const short = (text: string) => text.split(fixture.filename).join('<db>');
+          telemetry = {
+            check: `${ran} ops: ${short(check)}`,
+            timed: `${measurement.contenderOpsTotal} ops: ${short(timed)}`,
+          };
           report(name, workload, measurement, sameWork, contenderSide.batch, telemetry);
         } else {
           const measurement = await interleave(rawSide, contenderSide, options);

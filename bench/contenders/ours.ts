@@ -9,7 +9,7 @@
  * BasicTracerProvider with AlwaysOn sampling, a BatchSpanProcessor and the
  * AsyncLocalStorageContextManager, as users run it).
  */
-import { DatabaseManager } from '../../src/index.js';
+import { DatabaseManager, SqlitePoolInstrumentation } from '../../src/index.js';
 import { INSERT_EMAIL, INSERT_NAME, RANGE_ROWS, SQL } from '../lib/db.js';
 import {
   snapshot,
@@ -62,10 +62,8 @@ function expectation(workload: WorkloadName, level: OursLevel): Expectation {
 export async function create(filename: string, level: OursLevel): Promise<ContenderInstance> {
   let tracing: Tracing | undefined;
   let metrics: Metrics | undefined;
-  let instrumentation: { disable(): void } | undefined;
+  let instrumentation: SqlitePoolInstrumentation | undefined;
   if (level !== 'none') {
-    // Imported only here, so the `none` level never even loads the instrumentation's code path.
-    const { SqlitePoolInstrumentation } = await import('../../src/index.js');
     metrics = startMetrics();
     if (level === 'traces') tracing = startTracing();
     instrumentation = new SqlitePoolInstrumentation(

@@ -187,5 +187,5 @@ export function verify(
       `TELEMETRY CHECK FAILED (${label}):\n  ${problems.join('\n  ')}\n  observed spans: ${JSON.stringify(counts.spans)}\n  observed metric points: ${JSON.stringify(counts.metrics)}`,
     );
   }
-  return parts.join(', ');
+  return parts.length > 0 ? parts.join(', ') : 'nothing emitted, as expected';
 }
