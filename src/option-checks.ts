@@ -17,11 +17,13 @@ export interface NumberRange {
   readonly integer?: boolean;
   /** `Infinity` switches a limit off. */
   readonly allowInfinity?: boolean;
+  /** The largest finite value accepted (SQLite's busy timeout is a 32-bit int). */
+  readonly max?: number;
 }
 
 export function checkNumber(option: string, value: unknown, range: NumberRange): number {
   const kind = range.integer ? 'an integer' : 'a number';
-  const bound = range.exclusiveMin ? `above ${range.min}` : `from ${range.min}`;
+  const bound = (range.exclusiveMin ? `above ${range.min}` : `from ${range.min}`) + (range.max === undefined ? '' : ` to ${range.max}`);
   const infinity = range.allowInfinity ? ' (or Infinity to switch it off)' : '';
   const expectation = `expected ${kind} ${bound}${infinity}`;
   if (typeof value !== 'number' || Number.isNaN(value)) {
@@ -31,7 +33,7 @@ export function checkNumber(option: string, value: unknown, range: NumberRange):
   if (!Number.isFinite(value) || (range.integer && !Number.isInteger(value))) {
     throw new ConfigurationError(option, value, expectation);
   }
-  if (value < range.min || (range.exclusiveMin && value === range.min)) {
+  if (value < range.min || (range.exclusiveMin && value === range.min) || (range.max !== undefined && value > range.max)) {
     throw new ConfigurationError(option, value, expectation);
   }
   return value;

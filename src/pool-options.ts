@@ -109,7 +109,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     acquireTimeoutMs: milliseconds('acquireTimeoutMs', 30_000),
     leakDetectionThresholdMs: milliseconds('leakDetectionThresholdMs', 0),
     closeTimeoutMs: milliseconds('closeTimeoutMs', 5000),
-    busyTimeoutMs: options.busyTimeoutMs === undefined ? 5000 : checkNumber('busyTimeoutMs', options.busyTimeoutMs, { min: 0, integer: true }),
+    busyTimeoutMs: options.busyTimeoutMs === undefined ? 5000 : checkNumber('busyTimeoutMs', options.busyTimeoutMs, { min: 0, integer: true, max: 0x7fffffff }),
     pragmas: resolvePragmas(options.pragmas),
     readonly: options.readonly === undefined ? false : checkBoolean('readonly', options.readonly),
     fileMustExist: options.fileMustExist === undefined ? false : checkBoolean('fileMustExist', options.fileMustExist),
