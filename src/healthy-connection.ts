@@ -182,7 +182,7 @@ export class HealthyConnection {
       return { passed: true, cached: true, startedAt, durationMs: 0, error: undefined, statusBefore, statusAfter: statusBefore };
     }
     if (!force && !this.needsProbe()) {
-      const passed = metrics.lastHealthCheckPassed === true && !this.#unhealthy;
+      const passed = metrics.lastHealthCheckPassed === true && !this.#unhealthy && this.connection.open;
       return { passed, cached: true, startedAt, durationMs: 0, error: metrics.lastHealthCheckError, statusBefore, statusAfter: statusBefore };
     }
     let error: HealthCheckError | undefined;
