@@ -15,13 +15,13 @@ export interface StatementTelemetry {
 
 /**
  * Span name from the query summary (`SELECT users`), falling back to `sqlite`. The text of a
- * prepared statement is reported as written (it is parameterised); raw `exec()` scripts only
- * sanitised, since they may carry literals.
+ * prepared statement is reported as written (it is parameterised); raw `exec()` scripts and
+ * `pragma()` texts only sanitised, since they may carry literals (`PRAGMA key = '...'`).
  */
 export function statementTelemetry(statement: StatementInfo, pool: ObservedPool, poolName: string, maxQueryLength: number, generation: number): StatementTelemetry {
   const source = statement.kind === 'pragma' ? `PRAGMA ${statement.source}` : statement.source;
   const { summary, operation } = summarizeSql(source);
-  const text = statement.kind === 'exec' ? sanitizeSql(source, maxQueryLength) : source.slice(0, maxQueryLength);
+  const text = statement.kind !== 'prepared' ? sanitizeSql(source, maxQueryLength) : source.slice(0, maxQueryLength);
   const spanAttributes: Attributes = {
     [sc.ATTR_DB_SYSTEM_NAME]: sc.DB_SYSTEM_NAME_VALUE_SQLITE,
     [sc.ATTR_DB_NAMESPACE]: pool.namespace,
