@@ -142,7 +142,7 @@ export class ConnectionHealthManager {
         if (start + this.config.batchSize < idle.length) await nextTurn();
       }
     }
-    pool.refill();
+    pool.refill(trace);
     telemetryRegistry.active?.monitorCycleEnded(trace, result.probed, result.failed);
     return result;
   }

@@ -355,17 +355,17 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     this.#connections.reserve(pooled);
     const result = this.#probe(pooled, 'monitor', parent, true);
     if (result.passed) this.#connections.makeIdle(pooled);
-    else this.#afterFailedProbe(pooled);
+    else this.#afterFailedProbe(pooled, parent);
     if (this.#waiters.size > 0) this.#pump();
     return result;
   }
 
-  /** @internal Opens connections until `minHealthyConnections` are open. */
-  refill(): void {
+  /** @internal Opens connections until `minHealthyConnections` are open; `parent` is the work that asked (a monitoring cycle). */
+  refill(parent?: TraceHandle): void {
     if (this.#state !== 'open') return;
     const min = this.healthCheckConfig.minHealthyConnections;
     while (this.#connections.size < Math.min(min, this.options.poolSize)) {
-      const pooled = this.#tryOpen(undefined);
+      const pooled = this.#tryOpen(parent);
       if (pooled === undefined) {
         this.#scheduleRetry('refill', () => this.refill());
         return;
@@ -442,7 +442,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
         this.#connections.reserve(pooled);
         const result = this.#probe(pooled, 'borrow', parent, false);
         if (!result.passed) {
-          this.#afterFailedProbe(pooled);
+          this.#afterFailedProbe(pooled, parent);
           continue;
         }
       }
@@ -649,10 +649,10 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   }
 
   /** A failed probe: replace the connection once it is unhealthy, else keep it aside until its cached failure expires. */
-  #afterFailedProbe(pooled: PooledConnection): void {
+  #afterFailedProbe(pooled: PooledConnection, parent: TraceHandle | undefined): void {
     if (pooled.healthy.status === ConnectionStatus.UNHEALTHY) {
       this.#retire(pooled, 'unhealthy');
-      this.refill();
+      this.refill(parent);
       return;
     }
     this.#connections.makeIdle(pooled);
