@@ -384,8 +384,9 @@ function resolveConfig(config: SqlitePoolInstrumentationConfig): Resolved {
 }
 
 function endWithError(span: Span, error: unknown, type: string, endTime?: number): void {
-  const code = sqliteCode(error) ?? (typeof (error as { code?: unknown })?.code === 'string' ? String((error as { code: string }).code) : undefined);
-  if (code !== undefined) span.setAttribute(sc.ATTR_DB_RESPONSE_STATUS_CODE, code);
+  // Only a code SQLite returned is a database response; the pool's own codes (SQLITE_POOL_*) are not.
+  const code = sqliteCode(error);
+  if (code !== undefined && !code.startsWith('SQLITE_POOL_')) span.setAttribute(sc.ATTR_DB_RESPONSE_STATUS_CODE, code);
   span.setAttribute(sc.ATTR_ERROR_TYPE, type);
   if (error instanceof Error) span.recordException(error);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
