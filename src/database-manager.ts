@@ -387,7 +387,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   #takeReadyNow(): PooledConnection | undefined {
     if (this.#waiters.size > 0) return undefined;
     const top = this.#connections.peekIdle();
-    if (top === undefined || top.healthy.needsProbe() || top.healthy.status !== ConnectionStatus.HEALTHY) {
+    if (top === undefined || top.healthy.needsProbe() || top.healthy.hasFreshFailure() || top.healthy.status !== ConnectionStatus.HEALTHY) {
       // Anything unusual (a probe, a retirement, a new connection) goes through the queue.
       return undefined;
     }
