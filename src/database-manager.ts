@@ -165,9 +165,14 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
    * until `acquireTimeoutMs`. Initializes the pool on first use.
    */
   getConnection(options: AcquireOptions = {}): Promise<Lease> {
-    if (this.#state !== 'open') return this.#getConnectionSlow(options);
+    // Where the caller asked (leak reports), taken now: a waiter is served later from another stack.
+    return this.#acquire(options, this.options.leakDetectionThresholdMs > 0 ? new Error('Acquired here').stack : undefined);
+  }
+
+  #acquire(options: AcquireOptions, acquireStack: string | undefined): Promise<Lease> {
+    if (this.#state !== 'open') return this.#getConnectionSlow(options, acquireStack);
     const telemetry = telemetryRegistry.active;
-    const pooled = this.#takeReadyNow();
+    const pooled = this.#takeReadyNow(acquireStack);
     if (pooled !== undefined) {
       if (telemetry !== undefined) {
         const trace = telemetry.acquireStarted(this);
@@ -175,7 +180,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       }
       return Promise.resolve(new Lease(pooled, this.#releaseConnection));
     }
-    return this.#enqueue(options);
+    return this.#enqueue(options, acquireStack);
   }
 
   /** Runs `fn` with a leased connection's `Database` and releases it on every path. */
@@ -377,32 +382,32 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   // --- acquiring ----------------------------------------------------------------------------
 
-  async #getConnectionSlow(options: AcquireOptions): Promise<Lease> {
+  async #getConnectionSlow(options: AcquireOptions, acquireStack: string | undefined): Promise<Lease> {
     if (this.closed) throw new PoolClosedError();
     await this.initialize();
-    return this.getConnection(options);
+    return this.#acquire(options, acquireStack);
   }
 
   /** The fast path: an idle connection on top of the stack that needs no probe, with nobody waiting. */
-  #takeReadyNow(): PooledConnection | undefined {
+  #takeReadyNow(acquireStack?: string): PooledConnection | undefined {
     if (this.#waiters.size > 0) return undefined;
     const top = this.#connections.peekIdle();
     if (top === undefined || top.healthy.needsProbe() || top.healthy.hasFreshFailure() || top.healthy.status !== ConnectionStatus.HEALTHY) {
       // Anything unusual (a probe, a retirement, a new connection) goes through the queue.
       return undefined;
     }
-    this.#lend(top);
+    this.#lend(top, acquireStack);
     return top;
   }
 
-  #enqueue(options: AcquireOptions): Promise<Lease> {
+  #enqueue(options: AcquireOptions, acquireStack: string | undefined): Promise<Lease> {
     const timeoutMs = options.timeoutMs ?? this.options.acquireTimeoutMs;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new AcquireAbortedError(signal.reason));
     const enqueuedAt = now();
     const trace = telemetryRegistry.active?.acquireStarted(this);
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter<Lease> = { enqueuedAt, deadline: enqueuedAt + timeoutMs, timeoutMs, trace, resolve, reject, cleanup: undefined };
+      const waiter: Waiter<Lease> = { enqueuedAt, deadline: enqueuedAt + timeoutMs, timeoutMs, trace, resolve, reject, cleanup: undefined, acquireStack };
       if (signal !== undefined) {
         const onAbort = (): void => {
           if (this.#waiters.remove(waiter)) this.#fail(waiter, new AcquireAbortedError(signal.reason));
@@ -424,7 +429,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       if (pooled === undefined) break;
       const waiter = this.#waiters.shift();
       if (waiter === undefined) break;
-      this.#lend(pooled);
+      this.#lend(pooled, waiter.acquireStack);
       this.#deliver(waiter, pooled);
     }
   }
@@ -463,12 +468,12 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     return pooled;
   }
 
-  #lend(pooled: PooledConnection): void {
+  #lend(pooled: PooledConnection, acquireStack?: string): void {
     this.#connections.lease(pooled);
     pooled.leasedAt = now();
     pooled.healthy.touch();
     if (this.options.leakDetectionThresholdMs > 0) {
-      pooled.acquireStack = new Error('Acquired here').stack;
+      pooled.acquireStack = acquireStack ?? new Error('Acquired here').stack;
       if (!this.#housekeeper.has('leaks')) {
         this.#housekeeper.schedule('leaks', this.options.leakDetectionThresholdMs, () => this.#checkLeaks());
       }

@@ -11,6 +11,8 @@ export interface Waiter<T> {
   readonly reject: (error: unknown) => void;
   /** Detaches the abort listener, if any. */
   cleanup: (() => void) | undefined;
+  /** The stack of the caller's `getConnection()`, kept while leak detection is on. */
+  readonly acquireStack?: string | undefined;
 }
 
 /**
