@@ -14,16 +14,29 @@ import {
   ATTR_SQLITE_POOL_CONNECTION_STATUS,
   ATTR_SQLITE_POOL_STAT,
 } from './semconv.js';
-import { telemetryRegistry, type ObservedPool } from './pool-telemetry.js';
+import { telemetryRegistry, type ObservedPool, type PoolGaugeSnapshot } from './pool-telemetry.js';
 
 type Definition = (typeof METRIC_DEFINITIONS)[number];
 type NamesOfKind<K extends Definition['kind']> = Extract<Definition, { kind: K }>['name'];
+
+/** What a closed pool holds: nothing. */
+const CLOSED_POOL: PoolGaugeSnapshot = {
+  idle: 0,
+  used: 0,
+  pending: 0,
+  max: 0,
+  idleMax: 0,
+  idleMin: 0,
+  byStatus: { healthy: 0, unhealthy: 0, stale: 0, expired: 0 },
+  ageSeconds: { max: 0, average: 0 },
+  usage: { max: 0, average: 0 },
+};
 
 /**
  * The instruments of one meter, built from `METRIC_DEFINITIONS` when a meter provider is set
  * (never at import time). Pool gauges are observed in one batch callback that reads every open
  * pool at collection time, so pools never share or corrupt each other's counts, and a closed pool
- * simply stops being reported.
+ * stops being reported (after one last report of zeros).
  */
 export class PoolMetrics {
   readonly histograms: Readonly<Record<NamesOfKind<'histogram'>, Histogram>>;
@@ -65,10 +78,20 @@ export class PoolMetrics {
     const o = observables as Record<Extract<Definition, { kind: 'observableUpDownCounter' | 'observableGauge' }>['name'], Observable>;
     this.#observables = Object.values(o);
 
+    // Pools reported by the previous collection. A pool that closed since is reported once more,
+    // with zeros: SDKs that keep re-exporting a cumulative series they saw once (opentelemetry-js
+    // #4096) then show a closed pool as holding nothing, not as it was before it closed.
+    let reported = new Map<ObservedPool, string>();
     this.#callback = (result) => {
-      for (const pool of telemetryRegistry.pools) {
-        const s = pool.snapshot();
-        const name = poolNameOf(pool);
+      const open = new Map<ObservedPool, string>();
+      for (const pool of telemetryRegistry.pools) open.set(pool, poolNameOf(pool));
+      const openNames = new Set(open.values());
+      const observations: [string, PoolGaugeSnapshot][] = [...open].map(([pool, name]) => [name, pool.snapshot()]);
+      for (const [pool, name] of reported) {
+        if (!open.has(pool) && !openNames.has(name)) observations.push([name, CLOSED_POOL]);
+      }
+      reported = open;
+      for (const [name, s] of observations) {
         const base: Attributes = { [ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: name };
         result.observe(o['db.client.connection.count'], s.idle, { ...base, [ATTR_DB_CLIENT_CONNECTION_STATE]: 'idle' });
         result.observe(o['db.client.connection.count'], s.used, { ...base, [ATTR_DB_CLIENT_CONNECTION_STATE]: 'used' });
