@@ -16,6 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONTENDERS } from './contenders/index.js';
@@ -171,6 +172,7 @@ async function main(): Promise<number> {
   const options = parse(argv);
   fs.mkdirSync(options.dir, { recursive: true });
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const jobs: Job[] = [];
   const results: WorkerResult[] = [];
   const errors: WorkerError[] = [];
@@ -235,6 +237,7 @@ async function main(): Promise<number> {
     errors,
     health,
     elapsedSeconds: (Date.now() - started) / 1000,
+    load: { start: loadAtStart, end: os.loadavg()[0] ?? 0 },
   });
   process.stdout.write(`${report}\n`);
 

@@ -25,6 +25,16 @@ export interface ReportInput {
   readonly errors: readonly WorkerError[];
   readonly health: HealthSection | undefined;
   readonly elapsedSeconds: number;
+  /** 1-minute load average when the run started and when it ended. */
+  readonly load: { readonly start: number; readonly end: number };
+}
+
+/** Rounds disagreeing by more than this share of the median mark a result as noisy. */
+const NOISY_SPREAD = 0.25;
+
+function noisy(r: WorkerResult): boolean {
+  const { median, min, max } = r.measurement.ratio;
+  return (max - min) / median > NOISY_SPREAD;
 }
 
 /** Point-read ratios: the issue's reference measurements for the peers, its goals for ours. */
@@ -50,7 +60,7 @@ function int(n: number): string {
 
 function ratio(r: WorkerResult): string {
   const { median, min, max } = r.measurement.ratio;
-  return `**${median.toFixed(2)}x** (${min.toFixed(2)}–${max.toFixed(2)})`;
+  return `**${median.toFixed(2)}x** (${min.toFixed(2)}–${max.toFixed(2)})${noisy(r) ? ' ⚠' : ''}`;
 }
 
 function firstLine(message: string): string {
@@ -73,6 +83,10 @@ export function renderReport(input: ReportInput): string {
   out.push(`- Command: \`${input.command}\` (${input.elapsedSeconds.toFixed(0)} s)`);
   out.push(`- Machine: ${env.cpu}, ${env.cores} cores, ${env.memoryGiB} GiB; ${env.os}`);
   out.push(`- Node ${env.node}; otel-sqlite-pool at commit ${env.commit}`);
+  const busy = Math.max(input.load.start, input.load.end) > env.cores * 0.5;
+  out.push(
+    `- Load average (1 min) at start / end: ${input.load.start.toFixed(2)} / ${input.load.end.toFixed(2)}${busy ? ' — other processes were competing for the cores during this run; treat ⚠ results with care' : ''}`,
+  );
   out.push(`- Packages: ${Object.entries(env.packages).map(([n, v]) => `${n} ${v}`).join(', ')}`);
   out.push(
     `- Database: a fresh file per worker process in ${input.database.dir} (${input.database.fileSystem}), WAL, 10,000-row \`users\` table; pools of 4`,
@@ -89,7 +103,7 @@ export function renderReport(input: ReportInput): string {
     for (const c of contenders) {
       const cells = workloads.map((w) => {
         const r = byKey.get(`${c}|${w}`);
-        if (r) return `${r.measurement.ratio.median.toFixed(2)}x`;
+        if (r) return `${r.measurement.ratio.median.toFixed(2)}x${noisy(r) ? ' ⚠' : ''}`;
         if (!CONTENDERS[c]!.workloads.includes(w)) return 'n/a';
         return errorFor(c, w) ? 'FAILED' : '—';
       });
@@ -97,6 +111,12 @@ export function renderReport(input: ReportInput): string {
     }
     out.push('');
     out.push(
+      ...(results.some(noisy)
+        ? [
+            `⚠: the per-round ratios spread by more than ${NOISY_SPREAD * 100}% of the median (machine busy or drifting); rerun that contender with \`--only\`.`,
+            '',
+          ]
+        : []),
       '`acquire` and `concurrent` have no raw equivalent: their ratio is to the raw one-caller point read in the same process (so `acquire` reads as "the pool\'s borrow+return costs this fraction of a point read", and `concurrent` as "per-read cost with 32 callers queueing on 4 connections").',
       '',
     );
