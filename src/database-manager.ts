@@ -111,6 +111,8 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   /** Who asked for the probe that is running (probes are synchronous, so one at a time). */
   #probeTrigger: { trigger: 'borrow' | 'monitor' | 'connect'; parent: TraceHandle | undefined } | undefined;
   #drained: (() => void) | undefined;
+  #pumping = false;
+  #pumpAgain = false;
   #closing: Promise<CloseReport> | undefined;
 
   constructor(options: DatabaseManagerOptions) {
@@ -423,14 +425,29 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   /** The one function that moves the pool forward: serve waiters from idle connections, then new ones. */
   #pump(): void {
-    while (this.#waiters.size > 0 && this.#state === 'open') {
-      const head = this.#waiters.peek();
-      const pooled = this.#takeIdleFor(head?.trace) ?? this.#openFor(head?.trace);
-      if (pooled === undefined) break;
-      const waiter = this.#waiters.shift();
-      if (waiter === undefined) break;
-      this.#lend(pooled, waiter.acquireStack);
-      this.#deliver(waiter, pooled);
+    // Not re-entrant: a probe failure inside #takeIdleFor refills the pool, and a nested pump would
+    // lend connections the outer loop is still iterating over (double lending, stranded reservations).
+    // A nested call asks the outer one to look again instead.
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        while (this.#waiters.size > 0 && this.#state === 'open') {
+          const head = this.#waiters.peek();
+          const pooled = this.#takeIdleFor(head?.trace) ?? this.#openFor(head?.trace);
+          if (pooled === undefined) break;
+          const waiter = this.#waiters.shift();
+          if (waiter === undefined) break;
+          this.#lend(pooled, waiter.acquireStack);
+          this.#deliver(waiter, pooled);
+        }
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
     }
   }
 
@@ -515,27 +532,30 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     this.#scheduleDeadline();
   }
 
-  async #oneStatement(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): Promise<unknown> {
+  /** Not `async`: the fast path costs one settled promise, the least an async API can. */
+  #oneStatement(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): Promise<unknown> {
     // A write while a transaction holds the write lock would sleep on the event loop; queue it.
-    if (this.#writeLock.held && (method === 'run' || method === 'exec')) {
-      const unlock = await this.#writeLock.acquire();
-      try {
-        return await this.#oneStatement(method, sql, params);
-      } finally {
-        unlock();
-      }
-    }
+    if (this.#writeLock.held && (method === 'run' || method === 'exec')) return this.#oneStatementAfterWriters(method, sql, params);
     const pooled = this.#state === 'open' ? this.#takeReadyNow() : undefined;
-    if (pooled !== undefined) {
-      const telemetry = telemetryRegistry.active;
-      if (telemetry !== undefined) telemetry.acquireEnded(this, undefined, 0, pooled.connectionId, undefined);
-      try {
-        return runOne(pooled, method, sql, params);
-      } finally {
-        this.#release(pooled);
-      }
+    if (pooled === undefined) return this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params));
+    // One span for the statement; the (zero) wait is still recorded in the wait-time histogram.
+    telemetryRegistry.active?.acquireEnded(this, undefined, 0, pooled.connectionId, undefined);
+    try {
+      return Promise.resolve(runOne(pooled, method, sql, params));
+    } catch (error) {
+      return Promise.reject(error);
+    } finally {
+      this.#release(pooled);
     }
-    return this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params));
+  }
+
+  async #oneStatementAfterWriters(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): Promise<unknown> {
+    const unlock = await this.#writeLock.acquire();
+    try {
+      return await this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params));
+    } finally {
+      unlock();
+    }
   }
 
   // --- releasing ----------------------------------------------------------------------------
@@ -551,13 +571,13 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     pooled.leakReported = false;
     if (pooled.state !== 'leased') return; // closed by close() while it was out
     this.#rollBackLeftovers(pooled);
-    pooled.healthy.touch();
+    pooled.healthy.touch(releasedAt);
     if (this.#state !== 'open') {
       this.#retire(pooled, 'shutdown');
       if (this.#connections.leasedCount === 0) this.#drained?.();
       return;
     }
-    const status = pooled.healthy.status;
+    const status = pooled.healthy.statusAt(releasedAt);
     if (status !== ConnectionStatus.HEALTHY) {
       this.#retire(pooled, closeReasonFor(pooled.healthy, status));
       this.refill();

@@ -132,9 +132,16 @@ export class HealthyConnection {
 
   /** Unhealthy first (it is the most serious), then expired, then stale (the guide's order). */
   get status(): ConnectionStatus {
+    return this.statusAt(now());
+  }
+
+  /** The status at a given `performance.now()` time: the pool reads the clock once per decision. */
+  statusAt(nowMs: number): ConnectionStatus {
     if (this.#unhealthy || !this.connection.open) return ConnectionStatus.UNHEALTHY;
-    if (this.isExpired) return ConnectionStatus.EXPIRED;
-    if (this.isStale) return ConnectionStatus.STALE;
+    const m = this.#metrics;
+    const config = this.config;
+    if (nowMs - m.createdAt > config.maxAgeMs || m.usageCount > config.maxUsage) return ConnectionStatus.EXPIRED;
+    if (nowMs - m.lastUsedAt > config.maxIdleTimeMs) return ConnectionStatus.STALE;
     return ConnectionStatus.HEALTHY;
   }
 
@@ -153,10 +160,10 @@ export class HealthyConnection {
   }
 
   /** Whether a borrower must probe first: no probe yet, or the last result is older than the cache. */
-  needsProbe(): boolean {
+  needsProbe(nowMs: number = now()): boolean {
     if (!this.config.enabled) return false;
     const at = this.#metrics.lastHealthCheckAt;
-    return at === undefined || now() - at >= this.config.cacheDurationMs;
+    return at === undefined || nowMs - at >= this.config.cacheDurationMs;
   }
 
   /** Whether the last probe failed and its result is still cached (so borrowers skip it). */
@@ -235,8 +242,8 @@ export class HealthyConnection {
   }
 
   /** Marks the connection as in use now, so its idle time starts when it is released. */
-  touch(): void {
-    this.#metrics.lastUsedAt = now();
+  touch(nowMs: number = now()): void {
+    this.#metrics.lastUsedAt = nowMs;
   }
 
   /** Marks the connection unhealthy after a connection-level error (it will be replaced). */

@@ -113,6 +113,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
   #enabled = false;
   /** Bumped when the config or providers change, so cached per-statement attributes are rebuilt. */
   #generation = 0;
+  readonly #poolAttributeCache = new WeakMap<ObservedPool, { generation: number; attributes: Attributes }>();
 
   constructor(config: SqlitePoolInstrumentationConfig = {}) {
     this.#rawConfig = config;
@@ -189,8 +190,13 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     return typeof option === 'string' ? option : option(pool);
   }
 
+  /** Built once per pool (and rebuilt when the config changes): recorded on every lease. */
   #poolAttributes(pool: ObservedPool): Attributes {
-    return { [sc.ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: this.#poolName(pool) };
+    const cached = this.#poolAttributeCache.get(pool);
+    if (cached !== undefined && cached.generation === this.#generation) return cached.attributes;
+    const attributes = Object.freeze({ [sc.ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: this.#poolName(pool) });
+    this.#poolAttributeCache.set(pool, { generation: this.#generation, attributes });
+    return attributes;
   }
 
   // --- statements (the hot path) -------------------------------------------------------------
