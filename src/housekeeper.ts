@@ -47,7 +47,8 @@ export class Housekeeper {
     this.#disarm();
     if (earliest === Infinity) return;
     this.#timerDueAt = earliest;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, earliest - performance.now()));
+    // Node turns a delay above 2^31-1 ms into 1 ms: cap it, #fire re-arms for what is left.
+    this.#timer = setTimeout(() => this.#fire(), Math.min(0x7fffffff, Math.max(0, earliest - performance.now())));
     if (!keepAlive) this.#timer.unref();
   }
 
