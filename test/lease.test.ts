@@ -1,0 +1,99 @@
+import Database from 'better-sqlite3';
+import { describe, expect, test } from 'vitest';
+import { DatabaseManager, Lease, LeaseReleasedError, SqlitePoolError } from '../src/index.js';
+import { captureError } from './helpers/capture-error.js';
+import { tempDbPath, track } from './helpers/temp-db.js';
+
+function makePool(poolSize = 2): DatabaseManager {
+  return track(new DatabaseManager({ filename: tempDbPath(), poolSize, healthCheckConfig: { minHealthyConnections: 1 } }));
+}
+
+describe('Lease helpers', () => {
+  test('run, get, all, iterate, exec, pragma and prepare work on the leased connection', async () => {
+    const db = makePool();
+    const lease = await db.getConnection();
+    lease.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    expect(lease.run('INSERT INTO t (v) VALUES (?)', ['a'])).toEqual({ changes: 1, lastInsertRowid: 1 });
+    lease.run('INSERT INTO t (v) VALUES (:v)', { v: 'b' });
+    expect(lease.get('SELECT v FROM t WHERE id = ?', [2])).toEqual({ v: 'b' });
+    expect(lease.all<{ v: string }>('SELECT v FROM t ORDER BY id').map((r) => r.v)).toEqual(['a', 'b']);
+    expect([...lease.iterate<{ id: number }>('SELECT id FROM t ORDER BY id')].map((r) => r.id)).toEqual([1, 2]);
+    expect(lease.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(lease.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 2 });
+    lease.release();
+  });
+});
+
+describe('release', () => {
+  test('a second release does nothing', async () => {
+    const db = makePool(1);
+    const lease = await db.getConnection();
+    expect(lease.released).toBe(false);
+    lease.release();
+    expect(lease.released).toBe(true);
+    const other = await db.getConnection(); // the same (only) connection, now someone else's
+    lease.release(); // must not give `other`'s connection back to the pool
+    expect((await db.getConnectionStats()).usedConnections).toBe(1);
+    expect(other.released).toBe(false);
+    other.release();
+  });
+
+  test('use after release throws LeaseReleasedError, for every accessor', async () => {
+    const db = makePool();
+    const lease = await db.getConnection();
+    const id = lease.connectionId;
+    lease.release();
+    const uses: [string, () => unknown][] = [
+      ['connection', () => lease.connection],
+      ['healthyConnection', () => lease.healthyConnection],
+      ['prepare', () => lease.prepare('SELECT 1')],
+      ['run', () => lease.run('SELECT 1')],
+      ['get', () => lease.get('SELECT 1')],
+      ['all', () => lease.all('SELECT 1')],
+      ['iterate', () => lease.iterate('SELECT 1')],
+      ['exec', () => lease.exec('SELECT 1')],
+      ['pragma', () => lease.pragma('user_version')],
+    ];
+    for (const [name, use] of uses) {
+      const error = captureError(use) as LeaseReleasedError;
+      expect(error, name).toBeInstanceOf(LeaseReleasedError);
+      expect(error).toBeInstanceOf(SqlitePoolError);
+      expect(error.name).toBe('LeaseReleasedError');
+      expect(error.code).toBe('SQLITE_POOL_LEASE_RELEASED');
+      expect(error.message).toBe(`The lease on ${id} was already released; acquire a new connection`);
+    }
+    // Identity stays readable for logs.
+    expect(lease.connectionId).toBe(id);
+  });
+
+  test('await using releases at the end of the block, also when it throws', async () => {
+    const db = makePool(1);
+    let raw: Database.Database | undefined;
+    {
+      await using lease = await db.getConnection();
+      raw = lease.connection;
+      expect((await db.getConnectionStats()).usedConnections).toBe(1);
+    }
+    expect((await db.getConnectionStats()).usedConnections).toBe(0);
+    const boom = new Error('boom');
+    let kept: Lease | undefined;
+    await expect((async () => {
+      await using lease = await db.getConnection();
+      kept = lease;
+      throw boom;
+    })()).rejects.toBe(boom);
+    expect(kept?.released).toBe(true);
+    expect((await db.getConnectionStats()).usedConnections).toBe(0);
+    expect(raw).toBeInstanceOf(Database);
+  });
+
+  test('using (synchronous dispose) releases too', async () => {
+    const db = makePool(1);
+    const lease = await db.getConnection();
+    {
+      using held = lease;
+      expect(held.released).toBe(false);
+    }
+    expect(lease.released).toBe(true);
+  });
+});
