@@ -27,8 +27,8 @@ export interface SqlitePoolRequestHookInfo {
   readonly method: StatementMethod;
   readonly connectionId: string;
   readonly poolName: string;
-  /** The bound parameters, as passed. */
-  readonly params: ArrayLike<unknown>;
+  /** The bound parameters, as passed (positional values, or one object of named values). */
+  readonly params: readonly unknown[];
 }
 
 /** What `responseHook` receives: the statement's result. */
@@ -93,6 +93,13 @@ export interface SqlitePoolInstrumentationConfig {
 
 export const INSTRUMENTATION_NAME = 'otel-sqlite-pool';
 
+/** Process-wide (like the telemetry registry), so no two instances ever share a generation. */
+const GENERATION_KEY = Symbol.for('otel-sqlite-pool.telemetry-generation.v1');
+const generations = ((globalThis as { [GENERATION_KEY]?: { last: number } })[GENERATION_KEY] ??= { last: 0 });
+function nextGeneration(): number {
+  return ++generations.last;
+}
+
 type Resolved = Required<Pick<SqlitePoolInstrumentationConfig, 'enabled' | 'requireParentSpan' | 'enhancedDatabaseReporting' | 'maxQueryLength' | 'ignoreAcquireSpans' | 'healthCheckSpans'>> &
   Pick<SqlitePoolInstrumentationConfig, 'requestHook' | 'responseHook' | 'operationDurationBuckets' | 'poolName'>;
 
@@ -111,7 +118,10 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
   #meterProvider: MeterProvider | undefined;
   #metrics: PoolMetrics | undefined;
   #enabled = false;
-  /** Bumped when the config or providers change, so cached per-statement attributes are rebuilt. */
+  /**
+   * Renewed when the config or providers change, so cached per-statement attributes are rebuilt.
+   * Unique across instances: a statement's cache outlives the instrumentation that filled it.
+   */
   #generation = 0;
   readonly #poolAttributeCache = new WeakMap<ObservedPool, { generation: number; attributes: Attributes }>();
 
@@ -144,7 +154,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
 
   setTracerProvider(tracerProvider: TracerProvider): void {
     this.#tracer = tracerProvider.getTracer(INSTRUMENTATION_NAME, VERSION, { schemaUrl: sc.SCHEMA_URL });
-    this.#generation++;
+    this.#generation = nextGeneration();
   }
 
   /** Builds the instruments on this provider (the SDK calls it before `enable()`). */
@@ -158,7 +168,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
   setConfig(config: SqlitePoolInstrumentationConfig = {}): void {
     this.#rawConfig = config;
     this.#config = resolveConfig(config);
-    this.#generation++;
+    this.#generation = nextGeneration();
     if (config.tracerProvider !== undefined) this.setTracerProvider(config.tracerProvider);
     if (config.meterProvider !== undefined) this.setMeterProvider(config.meterProvider);
     else if (this.#enabled) this.setMeterProvider(this.#meterProvider ?? metrics.getMeterProvider());
@@ -171,7 +181,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
   #buildInstruments(meterProvider: MeterProvider): void {
     const meter = meterProvider.getMeter(INSTRUMENTATION_NAME, VERSION, { schemaUrl: sc.SCHEMA_URL });
     this.#metrics = new PoolMetrics(meter, this.#config.operationDurationBuckets, (pool) => this.#poolName(pool));
-    this.#generation++;
+    this.#generation = nextGeneration();
     for (const pool of telemetryRegistry.pools) this.poolOpened(pool);
   }
 
@@ -225,7 +235,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     if (span !== undefined && span.isRecording()) {
       if (config.enhancedDatabaseReporting) span.setAttributes(parameterAttributes(args));
       if (config.requestHook !== undefined) {
-        const info: SqlitePoolRequestHookInfo = { sql: statement.source, method, connectionId: connection.connectionId, poolName: cached.poolName, params: args };
+        const info: SqlitePoolRequestHookInfo = { sql: statement.source, method, connectionId: connection.connectionId, poolName: cached.poolName, params: Array.from(args) };
         safely(() => config.requestHook?.(span, info));
       }
     }
