@@ -15,7 +15,7 @@ interface Stats {
   unhealthyConnections: number;
   pendingRequests: number;
   totalUsage: number;
-  lifetime: { created: number; closed: Record<string, number> };
+  lifetime: { created: number; closed: { unhealthy: number; error: number; [reason: string]: number } };
   connections: { connectionId: string; status: string }[];
   faults: { deleted: boolean; locked: boolean; closedConnections: string[] };
   load: { enabled: boolean };
