@@ -34,12 +34,13 @@ export function tokenize(sql: string): Token[] {
       tokens.push({ kind: 'literal' });
     } else if (c === '"' || c === '`') {
       const end = skipQuoted(sql, i, c);
-      tokens.push({ kind: 'identifier', text: sql.slice(i, end) });
+      // An identifier that never closes swallows the rest of the text: hide it like a literal.
+      tokens.push(end > n ? { kind: 'literal' } : { kind: 'identifier', text: sql.slice(i, end) });
       i = end;
     } else if (c === '[') {
       const end = sql.indexOf(']', i + 1);
       const stop = end < 0 ? n : end + 1;
-      tokens.push({ kind: 'identifier', text: sql.slice(i, stop) });
+      tokens.push(end < 0 ? { kind: 'literal' } : { kind: 'identifier', text: sql.slice(i, stop) });
       i = stop;
     } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
       i++;
@@ -70,6 +71,7 @@ export function tokenize(sql: string): Token[] {
   return tokens;
 }
 
+/** The index after the closing quote, or `sql.length + 1` when the quote never closes. */
 function skipQuoted(sql: string, start: number, quote: string): number {
   let i = start + 1;
   while (i < sql.length) {
@@ -82,7 +84,7 @@ function skipQuoted(sql: string, start: number, quote: string): number {
     }
     i++;
   }
-  return sql.length;
+  return sql.length + 1;
 }
 
 /** The SQL with every literal replaced by `?`, comments removed and white space folded. */
@@ -119,7 +121,7 @@ export function summarizeSql(sql: string): QuerySummary {
     const token = tokens[i] as Token;
     if (token.kind !== 'word') continue;
     const upper = token.text.toUpperCase();
-    if (!OPERATIONS.has(upper)) continue;
+    if (!OPERATIONS.has(upper) || !startsStatement(tokens, i, upper)) continue;
     // A SELECT right after INSERT ... or inside parentheses still counts: it reads a table.
     let op = token.text;
     let j = i + 1;
@@ -136,9 +138,37 @@ export function summarizeSql(sql: string): QuerySummary {
     const part = target === undefined ? op : `${op} ${target}`;
     // `SELECT c UNION SELECT c` says no more than `SELECT c`: keep the summary short.
     if (parts[parts.length - 1] !== part) parts.push(part);
+    // A trigger's body runs later, on other statements: it is not this statement's work.
+    if (/ TRIGGER$/i.test(op)) break;
   }
-  return { summary: truncate(parts.join(' '), 255, true), operation };
+  // At most 255 characters, cut between `{operation} {target}` pairs (a lone operation would mislead).
+  let summary = parts[0] === undefined ? '' : truncate(parts[0], 255, true);
+  for (const part of parts.slice(1)) {
+    if (summary.length + 1 + part.length > 255) break;
+    summary += ` ${part}`;
+  }
+  return { summary, operation };
 }
+
+/** Statements a CTE (`WITH ... AS (...)`) can lead into. */
+const CTE_STATEMENTS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE']);
+
+/**
+ * Whether the operation keyword at `i` is a statement: a SELECT wherever it is (subqueries read
+ * tables), anything else only at the start of a statement (or after EXPLAIN, or a CTE). So
+ * `INSERT OR REPLACE`, `ON CONFLICT ... DO UPDATE`, `replace(...)` and `CASE ... END` name nothing.
+ */
+function startsStatement(tokens: Token[], i: number, upper: string): boolean {
+  if (upper === 'SELECT') return true;
+  const previous = tokens[i - 1];
+  if (previous === undefined) return true;
+  if (previous.kind === 'punct') return previous.text === ';' || (previous.text === ')' && CTE_STATEMENTS.has(upper));
+  return isWord(previous, EXPLAIN_WORDS);
+}
+
+const EXPLAIN_WORDS = new Set(['EXPLAIN', 'PLAN']);
+
+const OR = new Set(['OR']);
 
 function findTarget(tokens: Token[], operation: string, from: number): string | undefined {
   if (operation === 'SELECT' || operation === 'DELETE') {
@@ -157,7 +187,8 @@ function findTarget(tokens: Token[], operation: string, from: number): string | 
   }
   if (['INSERT', 'REPLACE', 'UPDATE', 'CREATE', 'DROP', 'ALTER', 'PRAGMA'].includes(operation)) {
     let k = from;
-    while (k < tokens.length && isWord(tokens[k], SKIP_WORDS)) k++;
+    // `INSERT OR REPLACE INTO t`: the word after OR is a conflict algorithm, not the target.
+    while (k < tokens.length && (isWord(tokens[k], SKIP_WORDS) || (k > from && isWord(tokens[k - 1], OR)))) k++;
     return qualifiedName(tokens, k);
   }
   return undefined;
