@@ -3,7 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { defaultResource, envDetector, detectResources, resourceFromAttributes } from '@opentelemetry/resources';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
@@ -71,11 +71,11 @@ export interface Telemetry {
  */
 export async function startTelemetry(options: TelemetryOptions = {}): Promise<Telemetry> {
   const env = options.env ?? process.env;
-  // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, as every OpenTelemetry SDK reads them.
-  const detected = detectResources({ detectors: [envDetector] });
+  // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, as every OpenTelemetry SDK reads them, but
+  // from `env` (the SDK's envDetector would read process.env whatever `env` says).
   const serviceName = options.serviceName ?? env.OTEL_SERVICE_NAME ?? 'otel-sqlite-pool-app';
   const resource = defaultResource()
-    .merge(detected)
+    .merge(resourceFromAttributes(resourceAttributesFrom(env.OTEL_RESOURCE_ATTRIBUTES)))
     .merge(resourceFromAttributes({ ...options.resourceAttributes, 'service.name': serviceName }));
 
   const processors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
@@ -137,6 +137,21 @@ function otlpTracesUrl(endpoint: string | undefined, env: Readonly<Record<string
   if (specific) return specific;
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   return base ? `${base.replace(/\/$/, '')}/v1/traces` : undefined;
+}
+
+/** `key=value,key2=value2`, percent-encoded, as the SDK's envDetector parses it; bad entries are skipped. */
+function resourceAttributesFrom(value: string | undefined): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const entry of (value ?? '').split(',')) {
+    const parts = entry.split('=');
+    if (parts.length !== 2 || (parts[0] as string).trim() === '') continue;
+    try {
+      attributes[decodeURIComponent((parts[0] as string).trim())] = decodeURIComponent((parts[1] as string).trim());
+    } catch {
+      // not valid percent-encoding: skip the entry
+    }
+  }
+  return attributes;
 }
 
 function portFrom(value: string | undefined): number | undefined {
