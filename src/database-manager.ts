@@ -438,7 +438,10 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
         this.#pumpAgain = false;
         while (this.#waiters.size > 0 && this.#state === 'open') {
           const head = this.#waiters.peek();
-          const pooled = this.#takeIdleFor(head?.trace) ?? this.#openFor(head?.trace);
+          let pooled = this.#takeIdleFor(head?.trace);
+          // Replacements were opened meanwhile: look at them (do/while) before opening more.
+          if (pooled === undefined && this.#pumpAgain) break;
+          pooled ??= this.#openFor(head?.trace);
           if (pooled === undefined) break;
           const waiter = this.#waiters.shift();
           if (waiter === undefined) break;
