@@ -62,7 +62,10 @@ export interface SqlitePoolInstrumentationConfig {
   maxQueryLength?: number;
   /** Called with each statement span before the statement runs. Errors it throws are swallowed. */
   requestHook?: (span: Span, info: SqlitePoolRequestHookInfo) => void;
-  /** Called with each statement span after the statement returned. Errors it throws are swallowed. */
+  /**
+   * Called with each statement span after the statement returned (for `iterate`, when the iterator
+   * is returned: the span stays open until the rows are read). Errors it throws are swallowed.
+   */
   responseHook?: (span: Span, info: SqlitePoolResponseHookInfo) => void;
   /**
    * Skip `sqlite_pool.acquire` spans (the wait time histogram is still recorded).
@@ -249,7 +252,10 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
       if (span !== undefined) endWithError(span, error, type);
       throw error;
     }
-    if (method === 'iterate') return this.#tracedIterator(result as Iterator<unknown>, span, cached, startedAt, histogram);
+    if (method === 'iterate') {
+      if (span !== undefined && config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));
+      return this.#tracedIterator(result as Iterator<unknown>, span, cached, startedAt, histogram);
+    }
     histogram?.record((performance.now() - startedAt) / 1000, cached.metricAttributes);
     if (span !== undefined) {
       if (config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));

@@ -102,6 +102,15 @@ describe('options', () => {
     expect(requests).toEqual([{ sql: 'SELECT * FROM users WHERE id > ?', method: 'all', connectionId: lease.connectionId, poolName: 'hooks', params: [0] }]);
     expect(responses).toEqual([{ method: 'all', result: rows }]);
     expect(h.span('SELECT users').attributes).toMatchObject({ 'app.tenant': 'acme', 'app.rows': 2 });
+    // iterate: the hook gets the iterator when it is returned; the span ends when the rows are read
+    h.spans.reset();
+    const iterator = lease.iterate('SELECT id FROM users');
+    expect(responses.at(-1)?.method).toBe('iterate');
+    expect(typeof (responses.at(-1)?.result as Iterator<unknown>).next).toBe('function');
+    expect(h.spansNamed('SELECT users')).toEqual([]);
+    expect([...iterator]).toHaveLength(2);
+    expect(h.span('SELECT users').attributes).toMatchObject({ 'app.tenant': 'acme', 'app.rows': -1 });
+    expect(requests.map((r) => r.method)).toEqual(['all', 'iterate']);
     h.instrumentation.disable();
 
     const t = telemetryHarness({

@@ -250,6 +250,36 @@ describe('statement spans', () => {
     expect(lease.healthyConnection.status).toBe('healthy');
   });
 
+  it('records an iterate() that fails mid-way, and rethrows the very error thrown', async () => {
+    const h = telemetryHarness();
+    const boom = new Error('row 2 is cursed');
+    const pool = await usersPool({
+      onConnect: (db) => {
+        db.function('check_row', (id: unknown) => {
+          if (id === 2) throw boom;
+          return id;
+        });
+      },
+    });
+    await using lease = await pool.getConnection();
+    h.spans.reset();
+    const seen: unknown[] = [];
+    let caught: unknown;
+    try {
+      for (const row of lease.iterate<{ v: number }>('SELECT check_row(id) AS v FROM users ORDER BY id')) seen.push(row.v);
+    } catch (error) {
+      caught = error;
+    }
+    expect(seen).toEqual([1]);
+    expect(caught).toBe(boom);
+    const span = h.span('SELECT users');
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span.attributes['error.type']).toBe('Error');
+    expect(span.attributes['db.response.status_code']).toBeUndefined(); // not a SQLite code
+    expect(span.events.filter((e) => e.name === 'exception')).toHaveLength(1);
+    expect(lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 2 });
+  });
+
   it('records a statement that fails to prepare as a failed statement span, and rethrows the original error', async () => {
     const h = telemetryHarness();
     const recorded = recordThrown(Database.prototype, 'prepare');
