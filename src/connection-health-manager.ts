@@ -29,7 +29,7 @@ export interface MonitoringCycleResult {
   failed: number;
 }
 
-const MONITOR_TASK = 'health-monitor';
+let managerCount = 0;
 
 /**
  * Periodic health monitoring (the guide's `ConnectionHealthManager`): every `intervalMs` it
@@ -41,6 +41,8 @@ export class ConnectionHealthManager {
   readonly config: HealthCheckConfig;
   #pool: DatabaseManager | undefined;
   #cycle: Promise<MonitoringCycleResult> | undefined;
+  /** This manager's task on the pool's housekeeper: a second manager must not replace the pool's own. */
+  readonly #task = `health-monitor#${++managerCount}`;
 
   constructor(config?: HealthCheckConfig | HealthCheckOptions) {
     this.config = HealthCheckConfig.from(config);
@@ -62,7 +64,7 @@ export class ConnectionHealthManager {
   async stopMonitoring(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
-    pool?.cancelMaintenance(MONITOR_TASK);
+    pool?.cancelMaintenance(this.#task);
     await this.#cycle;
   }
 
@@ -118,7 +120,7 @@ export class ConnectionHealthManager {
   #scheduleNext(): void {
     const pool = this.#pool;
     if (pool === undefined) return;
-    pool.scheduleMaintenance(MONITOR_TASK, this.config.intervalMs, () => {
+    pool.scheduleMaintenance(this.#task, this.config.intervalMs, () => {
       void this.runCycle(pool).finally(() => {
         if (this.#pool === pool) this.#scheduleNext();
       });
