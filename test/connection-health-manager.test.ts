@@ -114,6 +114,21 @@ describe('startMonitoring / stopMonitoring', () => {
     expect(checks()).toBe(4);
   });
 
+  test('a second manager started and stopped on a pool (the guide usage) leaves the pool own monitoring running', async () => {
+    useFakeClock();
+    const { pool } = makePool({ poolSize: 2, healthCheckConfig: { intervalMs: 1000 } });
+    await pool.initialize();
+    const checks = () => pool.getConnectionStatsSync().lifetime.healthChecks;
+    const manager = new ConnectionHealthManager(pool.healthCheckConfig);
+    await manager.startMonitoring(pool);
+    await advance(1000);
+    expect(checks()).toBe(2 + 2 + 2); // both monitors ran a cycle
+    await manager.stopMonitoring();
+    expect(pool.healthManager.monitoring).toBe(true);
+    await advance(1000);
+    expect(checks()).toBe(8); // the pool's own monitor still runs
+  });
+
   test('intervalMs changed at run time applies from the next cycle', async () => {
     useFakeClock();
     const { pool } = makePool({ poolSize: 2, healthCheckConfig: { intervalMs: 10_000 } });
