@@ -155,8 +155,8 @@ async function borrowProbe(filename: string): Promise<BorrowCost> {
       },
     });
     const m = await interleave(side(cached), side(probing), {
-      rounds: quick ? 4 : 10,
-      roundMs: quick ? 40 : 200,
+      rounds: quick ? 4 : 20,
+      roundMs: quick ? 40 : 100,
       warmupMs: quick ? 200 : 1000,
     });
     const probeChecks = [...probing.connections()][0]?.metrics.healthCheckCount ?? 0;

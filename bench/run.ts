@@ -6,8 +6,8 @@
  *   --quick               short rounds, one process per contender (under a minute)
  *   --only a,b            contenders to run (see --list)
  *   --workload a,b        workloads to run: point, range, insert, acquire, concurrent
- *   --rounds N            measured rounds per side (default 10; quick 4)
- *   --round-ms N          timed ms per round (default 200; quick 40)
+ *   --rounds N            measured rounds per side (default 20; quick 4)
+ *   --round-ms N          timed ms per round (default 100; quick 40)
  *   --warmup-ms N         timed warm-up ms (default 1000; quick 200)
  *   --dir DIR             where the temp database goes (default /dev/shm if writable, else os.tmpdir())
  *   --no-health           skip bench/health-cost.ts;  --health-only: run only it
@@ -55,8 +55,8 @@ function parse(argv: string[]): Options {
     quick,
     only: Object.keys(CONTENDERS),
     workloads: [...WORKLOADS],
-    rounds: quick ? 4 : 10,
-    roundMs: quick ? 40 : 200,
+    rounds: quick ? 4 : 20,
+    roundMs: quick ? 40 : 100,
     warmupMs: quick ? 200 : 1000,
     dir: defaultBaseDir(),
     health: true,

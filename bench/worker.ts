@@ -159,8 +159,8 @@ async function main(): Promise<number> {
     if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}; known: ${WORKLOADS.join(', ')}`);
   }
   const options = {
-    rounds: flag(args, '--rounds', 10),
-    roundMs: flag(args, '--round-ms', 200),
+    rounds: flag(args, '--rounds', 20),
+    roundMs: flag(args, '--round-ms', 100),
     warmupMs: flag(args, '--warmup-ms', 1000),
   };
   const checkOps = flag(args, '--check-ops', 512);
@@ -238,7 +238,7 @@ function report(
 ): void {
   const m = measurement;
   process.stderr.write(
-    `  ${contender.padEnd(24)} ${workload.padEnd(10)} mean ${us(m.contender.meanNs).padStart(11)}  raw ${us(m.raw.meanNs).padStart(10)}  ratio ${m.ratio.median.toFixed(2)}x (${m.ratio.min.toFixed(2)}–${m.ratio.max.toFixed(2)})${telemetry ? `  telemetry ok` : ''}\n`,
+    `  ${contender.padEnd(24)} ${workload.padEnd(10)} mean ${us(m.contender.meanNs).padStart(11)}  raw ${us(m.raw.meanNs).padStart(10)}  ratio ${m.ratio.median.toFixed(2)}x (IQR ${m.ratio.q1.toFixed(2)}–${m.ratio.q3.toFixed(2)})${telemetry ? `  telemetry ok` : ''}\n`,
   );
   emit('@@RESULT', {
     contender,

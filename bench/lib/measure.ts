@@ -39,7 +39,15 @@ export interface Measurement {
   readonly raw: SideStats;
   readonly contender: SideStats;
   /** Per round: contender round mean / mean of the raw rounds just before and just after. */
-  readonly ratio: { readonly median: number; readonly min: number; readonly max: number; readonly perRound: readonly number[] };
+  readonly ratio: {
+    readonly median: number;
+    /** First and third quartiles of the per-round ratios. */
+    readonly q1: number;
+    readonly q3: number;
+    readonly min: number;
+    readonly max: number;
+    readonly perRound: readonly number[];
+  };
   /** Every contender operation run, warm-up included (for the telemetry count). */
   readonly contenderOpsTotal: number;
 }
@@ -104,6 +112,15 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[idx]!;
 }
 
+/** Linear interpolation between closest ranks (the usual "type 7" quantile). */
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
 function stats(rounds: readonly Round[], samples: number[]): SideStats {
   let ns = 0;
   let ops = 0;
@@ -155,17 +172,19 @@ export async function interleave(raw: Side, contender: Side, options: MeasureOpt
     const after = rawRounds[i + 1]!;
     return c.ns / c.ops / ((before.ns / before.ops + after.ns / after.ops) / 2);
   });
-  const sortedRatios = [...perRound].sort((a, b) => a - b);
-  const mid = sortedRatios.length / 2;
-  const median =
-    sortedRatios.length % 2 === 1
-      ? sortedRatios[Math.floor(mid)]!
-      : (sortedRatios[mid - 1]! + sortedRatios[mid]!) / 2;
+  const sortedRatios = Float64Array.from(perRound).sort();
 
   return {
     raw: stats(rawRounds, rawSamples),
     contender: stats(contenderRounds, contenderSamples),
-    ratio: { median, min: sortedRatios[0]!, max: sortedRatios[sortedRatios.length - 1]!, perRound },
+    ratio: {
+      median: quantile(sortedRatios, 0.5),
+      q1: quantile(sortedRatios, 0.25),
+      q3: quantile(sortedRatios, 0.75),
+      min: sortedRatios[0]!,
+      max: sortedRatios[sortedRatios.length - 1]!,
+      perRound,
+    },
     contenderOpsTotal,
   };
 }

@@ -29,12 +29,12 @@ export interface ReportInput {
   readonly load: { readonly start: number; readonly end: number };
 }
 
-/** Rounds disagreeing by more than this share of the median mark a result as noisy. */
-const NOISY_SPREAD = 0.25;
+/** An interquartile range of the per-round ratios wider than this share of the median marks a result as noisy. */
+const NOISY_SPREAD = 0.1;
 
 function noisy(r: WorkerResult): boolean {
-  const { median, min, max } = r.measurement.ratio;
-  return (max - min) / median > NOISY_SPREAD;
+  const { median, q1, q3 } = r.measurement.ratio;
+  return (q3 - q1) / median > NOISY_SPREAD;
 }
 
 /** Point-read ratios: the issue's reference measurements for the peers, its goals for ours. */
@@ -59,8 +59,8 @@ function int(n: number): string {
 }
 
 function ratio(r: WorkerResult): string {
-  const { median, min, max } = r.measurement.ratio;
-  return `**${median.toFixed(2)}x** (${min.toFixed(2)}–${max.toFixed(2)})${noisy(r) ? ' ⚠' : ''}`;
+  const { median, q1, q3 } = r.measurement.ratio;
+  return `**${median.toFixed(2)}x** (${q1.toFixed(2)}–${q3.toFixed(2)})${noisy(r) ? ' ⚠' : ''}`;
 }
 
 function firstLine(message: string): string {
@@ -92,7 +92,7 @@ export function renderReport(input: ReportInput): string {
     `- Database: a fresh file per worker process in ${input.database.dir} (${input.database.fileSystem}), WAL, 10,000-row \`users\` table; pools of 4`,
   );
   out.push(
-    `- Method: each contender in its own process, timed in alternation with raw better-sqlite3 in that process: ${options.rounds} rounds × ${options.roundMs} ms per side after ${options.warmupMs} ms of warm-up. Mean = timed ns / operations; p99 = 99th percentile of the per-operation time of 16-operation batches (128-operation batches, 32 callers × 4, for the concurrent workload); ratio = median over rounds of (contender round / mean of the raw rounds before and after it), with the min–max over rounds in parentheses.`,
+    `- Method: each contender in its own process, timed in alternation with raw better-sqlite3 in that process: ${options.rounds} rounds × ${options.roundMs} ms per side after ${options.warmupMs} ms of warm-up. Mean = timed ns / operations; p99 = 99th percentile of the per-operation time of 16-operation batches (128-operation batches, 32 callers × 4, for the concurrent workload); ratio = median over rounds of (contender round / mean of the raw rounds before and after it), with the interquartile range over rounds in parentheses.`,
   );
   out.push('');
 
@@ -113,7 +113,7 @@ export function renderReport(input: ReportInput): string {
     out.push(
       ...(results.some(noisy)
         ? [
-            `⚠: the per-round ratios spread by more than ${NOISY_SPREAD * 100}% of the median (machine busy or drifting); rerun that contender with \`--only\`.`,
+            `⚠: the interquartile range of the per-round ratios is wider than ${NOISY_SPREAD * 100}% of the median (machine busy or drifting); rerun that contender with \`--only\`.`,
             '',
           ]
         : []),
@@ -143,7 +143,7 @@ export function renderReport(input: ReportInput): string {
 
   for (const w of workloads) {
     out.push(`### ${WORKLOAD_TITLES[w]}`, '');
-    out.push('| contender | mean | p99 | ops/s | ratio to raw (min–max) | raw mean, same process | telemetry |');
+    out.push('| contender | mean | p99 | ops/s | ratio to raw (IQR) | raw mean, same process | telemetry |');
     out.push('|---|---:|---:|---:|---:|---:|---|');
     for (const c of contenders) {
       const r = byKey.get(`${c}|${w}`);
