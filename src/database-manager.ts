@@ -502,12 +502,14 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   #deliver(waiter: Waiter<Lease>, pooled: PooledConnection): void {
     waiter.cleanup?.();
+    if (this.#waiters.size === 0) this.#housekeeper.cancel('acquire-deadline');
     telemetryRegistry.active?.acquireEnded(this, waiter.trace, now() - waiter.enqueuedAt, pooled.connectionId, undefined);
     waiter.resolve(new Lease(pooled, this.#releaseConnection));
   }
 
   #fail(waiter: Waiter<Lease>, error: unknown): void {
     waiter.cleanup?.();
+    if (this.#waiters.size === 0) this.#housekeeper.cancel('acquire-deadline');
     telemetryRegistry.active?.acquireEnded(this, waiter.trace, now() - waiter.enqueuedAt, undefined, error);
     waiter.reject(error);
   }
@@ -515,7 +517,8 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   #scheduleDeadline(): void {
     const next = this.#waiters.nextDeadline();
     if (next === Infinity) return;
-    this.#housekeeper.schedule('acquire-deadline', next - now(), () => this.#expireWaiters());
+    // keepAlive: a caller awaiting a connection must not see the process exit under it.
+    this.#housekeeper.schedule('acquire-deadline', next - now(), () => this.#expireWaiters(), { keepAlive: true });
   }
 
   #expireWaiters(): void {

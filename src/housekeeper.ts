@@ -26,7 +26,8 @@ export class Housekeeper {
   }
 
   cancel(name: string): void {
-    this.#tasks.delete(name);
+    // Re-arm: the timer may have been for this task, or kept the process alive for it.
+    if (this.#tasks.delete(name)) this.#arm();
   }
 
   /** Cancels every task and the timer; later `schedule` calls are ignored. */
