@@ -13,6 +13,7 @@ import {
   type DatabaseManagerOptions,
 } from '../src/index.js';
 import { captureRejection } from './helpers/capture-error.js';
+import { runScript, SRC } from './helpers/run-script.js';
 import { advance, captureLogger, flush, tempDir, tempDbPath, track, useFakeClock } from './helpers/temp-db.js';
 
 function makePool(options: Partial<DatabaseManagerOptions> = {}): DatabaseManager {
@@ -874,5 +875,43 @@ describe('close()', () => {
       (db.options as { closeTimeoutMs: number }).closeTimeoutMs = 0;
     }
     expect(raw.open).toBe(false);
+  });
+});
+
+describe('the process and its timers (child processes)', () => {
+  test('a caller waiting for a connection keeps the process alive until it is served or times out', async () => {
+    const dir = tempDir();
+    const result = await runScript(`
+      import { DatabaseManager } from ${JSON.stringify(SRC)};
+      const db = new DatabaseManager({ filename: ${JSON.stringify(path.join(dir, 'w.db'))}, poolSize: 1, healthCheckConfig: { minHealthyConnections: 1 } });
+      async function main() {
+        const held = await db.getConnection();
+        const outcome = await db.getConnection({ timeoutMs: 200 }).then(() => 'lease', (error) => error.name);
+        console.log('outcome', outcome);
+        held.release();
+        await db.close();
+      }
+      main().then(() => console.log('main done'));
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('outcome AcquireTimeoutError\nmain done\n');
+    expect(result.code).toBe(0);
+  });
+
+  test('once the waiter is served, its (long) deadline no longer holds the process', async () => {
+    const dir = tempDir();
+    const result = await runScript(`
+      import { DatabaseManager } from ${JSON.stringify(SRC)};
+      const db = new DatabaseManager({ filename: ${JSON.stringify(path.join(dir, 'w.db'))}, poolSize: 1, healthCheckConfig: { minHealthyConnections: 1 } });
+      const held = await db.getConnection();
+      setTimeout(() => held.release(), 20);
+      const lease = await db.getConnection({ timeoutMs: 600_000 });
+      lease.release();
+      console.log('served');
+      // no close(): an idle pool must not keep the process alive either
+    `);
+    expect(result.stdout).toBe('served\n');
+    expect(result.code).toBe(0);
+    expect(result.elapsedMs).toBeLessThan(15_000);
   });
 });
