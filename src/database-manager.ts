@@ -198,12 +198,14 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   /**
    * Runs `fn` inside `BEGIN IMMEDIATE` ... `COMMIT` on one connection, or `ROLLBACK` if it throws.
    * Write transactions queue (asynchronously) so that two never wait on each other's lock by
-   * blocking the event loop.
+   * blocking the event loop; the wait in that queue counts against the acquire timeout.
    */
   async transaction<T>(fn: (lease: Lease) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
-    const unlock = await this.#writeLock.acquire();
+    const timeoutMs = options?.timeoutMs ?? this.options.acquireTimeoutMs;
+    const deadline = now() + timeoutMs;
+    const unlock = await this.#lockForWriting(deadline, timeoutMs);
     try {
-      const lease = await this.getConnection(options);
+      const lease = await this.getConnection({ ...options, timeoutMs: Math.max(0, deadline - now()) });
       try {
         lease.run('BEGIN IMMEDIATE');
         let result: T;
@@ -556,12 +558,42 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   }
 
   async #oneStatementAfterWriters(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): Promise<unknown> {
-    const unlock = await this.#writeLock.acquire();
+    const deadline = now() + this.options.acquireTimeoutMs;
+    const unlock = await this.#lockForWriting(deadline, this.options.acquireTimeoutMs);
     try {
-      return await this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params));
+      return await this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params), { timeoutMs: Math.max(0, deadline - now()) });
     } finally {
       unlock();
     }
+  }
+
+  /** The write lock, or `AcquireTimeoutError` (counted as a timeout) once `deadline` passes. */
+  #lockForWriting(deadline: number, timeoutMs: number): Promise<() => void> {
+    const lock = this.#writeLock.acquire(deadline, timeoutMs);
+    this.#scheduleWriteLockDeadline();
+    return lock;
+  }
+
+  #scheduleWriteLockDeadline(): void {
+    const next = this.#writeLock.nextDeadline();
+    if (next !== Infinity) this.#housekeeper.schedule('write-lock-deadline', next - now(), () => this.#expireWriters());
+  }
+
+  #expireWriters(): void {
+    for (const writer of this.#writeLock.takeExpired(now())) {
+      this.#lifetime.timeouts++;
+      telemetryRegistry.active?.acquireTimedOut(this);
+      const snapshot = {
+        used: this.#connections.leasedCount,
+        idle: this.#connections.idleCount + this.#connections.reservedCount,
+        waiting: this.#waiters.size,
+        max: this.options.poolSize,
+      };
+      const error = new AcquireTimeoutError(writer.timeoutMs, snapshot, undefined, 'the write lock (another write holds it)');
+      this.options.logger.warn(error.message);
+      writer.reject(error);
+    }
+    this.#scheduleWriteLockDeadline();
   }
 
   // --- releasing ----------------------------------------------------------------------------
@@ -743,6 +775,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     this.#state = 'closing';
     await this.healthManager.stopMonitoring();
     for (const waiter of this.#waiters.drain()) this.#fail(waiter, new PoolClosedError('The pool was closed while waiting for a connection'));
+    for (const writer of this.#writeLock.drain()) writer.reject(new PoolClosedError('The pool was closed while waiting for the write lock'));
     for (const pooled of [...this.#connections.values()]) {
       if (pooled.state !== 'leased') this.#retire(pooled, 'shutdown');
     }

@@ -49,14 +49,14 @@ export class AcquireTimeoutError extends SqlitePoolError {
   readonly timeoutMs: number;
   readonly pool: PoolSnapshot;
 
-  constructor(timeoutMs: number, pool: PoolSnapshot, lastCreateError: unknown) {
+  constructor(timeoutMs: number, pool: PoolSnapshot, lastCreateError: unknown, waitingFor = 'a connection') {
     const why =
       lastCreateError === undefined
         ? ''
         : `; the last attempt to open a connection failed: ${errorMessage(lastCreateError)}`;
     super(
       'SQLITE_POOL_ACQUIRE_TIMEOUT',
-      `Timed out after ${timeoutMs} ms waiting for a connection ` +
+      `Timed out after ${timeoutMs} ms waiting for ${waitingFor} ` +
         `(used ${pool.used}, idle ${pool.idle}, waiting ${pool.waiting}, max ${pool.max})${why}`,
       lastCreateError === undefined ? undefined : { cause: lastCreateError },
     );
