@@ -317,12 +317,12 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     if (error === undefined) this.#metrics?.histograms['db.client.connection.create_time'].record(durationMs / 1000, this.#poolAttributes(pool));
     const span = this.#tracer.startSpan(
       sc.SPAN_CONNECT,
-      { kind: SpanKind.INTERNAL, startTime: epochMs(startedAt), attributes: this.#poolAttributes(pool) },
+      { kind: SpanKind.INTERNAL, startTime: spanTime(startedAt), attributes: this.#poolAttributes(pool) },
       parentContext(parent),
     );
     if (connectionId !== undefined) span.setAttribute(sc.ATTR_SQLITE_POOL_CONNECTION_ID, connectionId);
-    if (error !== undefined) endWithError(span, error, errorType(error), epochMs(startedAt + durationMs));
-    else span.end(epochMs(startedAt + durationMs));
+    if (error !== undefined) endWithError(span, error, errorType(error), spanTime(startedAt + durationMs));
+    else span.end(spanTime(startedAt + durationMs));
   }
 
   healthChecked(pool: ObservedPool, parent: TraceHandle | undefined, connection: HealthyConnection, result: HealthCheckResult, trigger: HealthCheckTrigger): void {
@@ -337,7 +337,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
       sc.SPAN_HEALTH_CHECK,
       {
         kind: SpanKind.INTERNAL,
-        startTime: epochMs(result.startedAt),
+        startTime: spanTime(result.startedAt),
         attributes: {
           ...attributes,
           [sc.ATTR_SQLITE_POOL_CONNECTION_ID]: connection.connectionId,
@@ -349,9 +349,9 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
       parentContext(parent),
     );
     if (result.statusBefore !== result.statusAfter) {
-      span.addEvent('status_change', { from: result.statusBefore, to: result.statusAfter }, epochMs(result.startedAt + result.durationMs));
+      span.addEvent('status_change', { from: result.statusBefore, to: result.statusAfter }, spanTime(result.startedAt + result.durationMs));
     }
-    const endTime = epochMs(result.startedAt + result.durationMs);
+    const endTime = spanTime(result.startedAt + result.durationMs);
     if (result.error !== undefined) endWithError(span, result.error, result.error.code, endTime);
     else span.end(endTime);
   }
@@ -435,9 +435,14 @@ function parentContext(handle: TraceHandle | undefined) {
   return handle === undefined ? context.active() : trace.setSpan(context.active(), handle as Span);
 }
 
-/** `performance.now()` milliseconds to epoch milliseconds, the time base spans take. */
-function epochMs(monotonicMs: number): number {
-  return performance.timeOrigin + monotonicMs;
+/**
+ * A `performance.now()` time, passed to the SDK as is: it takes a number below the current
+ * `performance.now()` for a performance timestamp and aligns it with the wall clock the SDK's own
+ * spans use (`Date.now()`). `performance.timeOrigin + ms` would not be aligned: the wall clock
+ * drifts from the monotonic one (NTP), and children would sit outside their parents.
+ */
+function spanTime(monotonicMs: number): number {
+  return monotonicMs;
 }
 
 function safely(hook: () => void): void {

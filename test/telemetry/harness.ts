@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { context, trace, metrics, type Attributes, type AttributeValue } from '@opentelemetry/api';
+import { context, metrics, propagation, trace, type Attributes, type AttributeValue } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AggregationTemporality,
@@ -39,6 +39,7 @@ afterEach(async () => {
   trace.disable();
   metrics.disable();
   context.disable();
+  propagation.disable();
   // A test that forgot to disable must not leak its instrumentation into the next one.
   expect(telemetryRegistry.active).toBeUndefined();
   expect(telemetryRegistry.pools.size).toBe(0);
