@@ -42,7 +42,7 @@ export interface DatabaseManagerOptions {
   /**
    * Pragmas applied to every new connection, in order. The defaults suit a pool: WAL lets
    * readers run while one connection writes.
-   * @default { journal_mode: 'WAL', synchronous: 'NORMAL', foreign_keys: 'ON' }
+   * @default { journal_mode: 'WAL', synchronous: 'NORMAL', foreign_keys: 'ON' } (no journal_mode when `readonly`)
    */
   pragmas?: Readonly<Record<string, string | number | boolean>>;
   /** Open connections read-only. @default false */
@@ -84,6 +84,7 @@ export interface ResolvedPoolOptions {
 }
 
 export const DEFAULT_PRAGMAS = Object.freeze({ journal_mode: 'WAL', synchronous: 'NORMAL', foreign_keys: 'ON' });
+const READONLY_DEFAULT_PRAGMAS = Object.freeze({ synchronous: 'NORMAL', foreign_keys: 'ON' });
 
 const KNOWN_KEYS = [
   'databaseUrl', 'filename', 'poolSize', 'healthCheckConfig', 'acquireTimeoutMs', 'leakDetectionThresholdMs',
@@ -110,7 +111,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     leakDetectionThresholdMs: milliseconds('leakDetectionThresholdMs', 0),
     closeTimeoutMs: milliseconds('closeTimeoutMs', 5000),
     busyTimeoutMs: options.busyTimeoutMs === undefined ? 5000 : checkNumber('busyTimeoutMs', options.busyTimeoutMs, { min: 0, integer: true, max: 0x7fffffff }),
-    pragmas: resolvePragmas(options.pragmas),
+    // A read-only connection cannot set the journal mode (SQLITE_READONLY on a rollback-journal file).
+    pragmas: options.pragmas === undefined && options.readonly === true ? READONLY_DEFAULT_PRAGMAS : resolvePragmas(options.pragmas),
     readonly: options.readonly === undefined ? false : checkBoolean('readonly', options.readonly),
     fileMustExist: options.fileMustExist === undefined ? false : checkBoolean('fileMustExist', options.fileMustExist),
     onConnect: resolveFunction('onConnect', options.onConnect),
