@@ -132,6 +132,21 @@ describe('initialize()', () => {
     lease.release();
   });
 
+  test('readonly opens an existing rollback-journal database with the default pragmas; writes fail, the connection stays', async () => {
+    const file = tempDbPath();
+    const setup = new Database(file);
+    setup.pragma('journal_mode = DELETE');
+    setup.exec("CREATE TABLE t (x); INSERT INTO t VALUES ('kept')");
+    setup.close();
+    const db = makePool({ filename: file, readonly: true, poolSize: 2 });
+    await db.initialize();
+    expect(await db.all('SELECT x FROM t')).toEqual([{ x: 'kept' }]);
+    expect(await captureRejection(db.run("INSERT INTO t VALUES ('no')"))).toMatchObject({ code: 'SQLITE_READONLY' });
+    const stats = await db.getConnectionStats();
+    expect(stats).toMatchObject({ poolSize: 2, healthyConnections: 2 });
+    expect(stats.lifetime.closed.error).toBe(0);
+  });
+
   test('onConnect and pragmas apply to every connection', async () => {
     const db = makePool({
       poolSize: 2,
