@@ -27,7 +27,7 @@ export interface SqlitePoolRequestHookInfo {
   readonly method: StatementMethod;
   readonly connectionId: string;
   readonly poolName: string;
-  /** The bound parameters, as passed (positional values, or one object of named values). */
+  /** The bound parameters, as passed (positional values, or one object of named values); empty for `exec` and `pragma`. */
   readonly params: readonly unknown[];
 }
 
@@ -236,9 +236,11 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
         ? undefined
         : this.#tracer.startSpan(cached.spanName, { kind: SpanKind.CLIENT, attributes: cached.spanAttributes }, parent);
     if (span !== undefined && span.isRecording()) {
-      if (config.enhancedDatabaseReporting) span.setAttributes(parameterAttributes(args));
+      // exec() and pragma() take SQL text (and options), not bound values: nothing to report.
+      const bound = statement.kind === 'prepared' ? args : NO_PARAMETERS;
+      if (config.enhancedDatabaseReporting) span.setAttributes(parameterAttributes(bound));
       if (config.requestHook !== undefined) {
-        const info: SqlitePoolRequestHookInfo = { sql: statement.source, method, connectionId: connection.connectionId, poolName: cached.poolName, params: Array.from(args) };
+        const info: SqlitePoolRequestHookInfo = { sql: statement.source, method, connectionId: connection.connectionId, poolName: cached.poolName, params: Array.from(bound) };
         safely(() => config.requestHook?.(span, info));
       }
     }
@@ -414,6 +416,8 @@ function endWithError(span: Span, error: unknown, type: string, endTime?: number
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   span.end(endTime);
 }
+
+const NO_PARAMETERS: ArrayLike<unknown> = [];
 
 /** Bound values as `db.query.parameter.<index or name>` (only with enhancedDatabaseReporting). */
 function parameterAttributes(args: ArrayLike<unknown>): Attributes {

@@ -59,6 +59,15 @@ describe('options', () => {
     expect(positional!.attributes).toMatchObject({ 'db.query.parameter.0': '1', 'db.query.parameter.1': 'ada' });
     expect(named!.attributes).toMatchObject({ 'db.query.parameter.min': '0', 'db.query.parameter.email': 'secret@example.com' });
     expect(blob!.attributes).toMatchObject({ 'db.query.parameter.0': '<3 bytes>', 'db.query.parameter.1': 'null' });
+
+    // exec() and pragma() bind nothing: their text (which may hold literals) is no parameter
+    on.spans.reset();
+    lease.exec("UPDATE users SET email = 'hidden@example.com' WHERE id = 2");
+    lease.pragma('user_version', { simple: true });
+    for (const span of on.spans.getFinishedSpans()) {
+      expect(Object.keys(span.attributes).filter((k) => k.startsWith('db.query.parameter')), span.name).toEqual([]);
+      expect(JSON.stringify(span.attributes)).not.toContain('hidden@example.com');
+    }
   });
 
   it('maxQueryLength: truncates db.query.text (prepared and exec)', async () => {
@@ -111,6 +120,8 @@ describe('options', () => {
     expect([...iterator]).toHaveLength(2);
     expect(h.span('SELECT users').attributes).toMatchObject({ 'app.tenant': 'acme', 'app.rows': -1 });
     expect(requests.map((r) => r.method)).toEqual(['all', 'iterate']);
+    lease.exec("DELETE FROM users WHERE email = 'nobody@example.com'");
+    expect(requests.at(-1)).toMatchObject({ method: 'exec', sql: "DELETE FROM users WHERE email = 'nobody@example.com'", params: [] });
     h.instrumentation.disable();
 
     const t = telemetryHarness({
