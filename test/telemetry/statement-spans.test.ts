@@ -191,6 +191,21 @@ describe('statement spans', () => {
     expect(await pool.get('SELECT count(*) AS n FROM users')).toEqual({ n: 3 });
   });
 
+  it('traces the statements inside better-sqlite3’s own transaction() helper', async () => {
+    const h = telemetryHarness();
+    const pool = await usersPool();
+    await using lease = await pool.getConnection();
+    const insert = lease.connection.prepare('INSERT INTO users (name) VALUES (?)');
+    const insertMany = lease.connection.transaction((names: string[]) => {
+      for (const name of names) insert.run(name);
+    });
+    h.spans.reset();
+    insertMany(['cy', 'di']);
+    // BEGIN and COMMIT go through the native handle, beneath the pool: only the statements show.
+    expect(h.spans.getFinishedSpans().map((s) => s.name)).toEqual(['INSERT users', 'INSERT users']);
+    expect(lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 4 });
+  });
+
   it('records a failed statement: status ERROR, SQLite code, exception event, and the very error better-sqlite3 threw', async () => {
     const h = telemetryHarness();
     const proto = statementProto();
