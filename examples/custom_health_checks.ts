@@ -86,8 +86,9 @@ try {
     const result = healthy.checkHealth({ force: true });
     const took = performance.now() - started;
     console.log(
-      `${name}: ${result.passed ? 'passed' : `failed with ${result.error?.code}`} in ${took < 50 ? 'under 50' : took.toFixed(0)} ms ` +
-        `(timeoutMs ${pool.healthCheckConfig.timeoutMs}) while the database is locked`,
+      result.passed
+        ? `${name}: passed while the database is locked`
+        : `${name}: failed with ${result.error?.code} after ${took.toFixed(0)} ms (timeoutMs ${pool.healthCheckConfig.timeoutMs}) while the database is locked`,
     );
     locker.exec('ROLLBACK');
     await pool.close();
