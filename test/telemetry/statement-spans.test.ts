@@ -19,6 +19,9 @@ function expectStatementSpan(span: ReadableSpan, namespace: string, expected: { 
   expect(span.status.code).toBe(SpanStatusCode.UNSET);
   expect(span.attributes['error.type']).toBeUndefined();
   expect(span.ended).toBe(true);
+  const keys = ['db.system.name', 'db.namespace', 'db.query.text', 'db.client.connection.pool.name'];
+  if (expected.operation !== undefined) keys.push('db.operation.name', 'db.query.summary');
+  expect(Object.keys(span.attributes).sort()).toEqual(keys.sort());
 }
 
 /**
