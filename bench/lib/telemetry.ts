@@ -181,7 +181,13 @@ export function verify(
       }
     }
   }
-  if (expectation.metrics) judge('metric points of', expectation.metrics, counts.metrics);
+  if (expectation.metrics) {
+    judge('metric points of', expectation.metrics, counts.metrics);
+    // Other histograms and counters are shown per operation but not judged.
+    for (const [name, n] of Object.entries(counts.metrics)) {
+      if (!(name in expectation.metrics)) parts.push(`(${name} ${+(n / ops).toFixed(3)}/op)`);
+    }
+  }
   if (problems.length > 0) {
     throw new Error(
       `TELEMETRY CHECK FAILED (${label}):\n  ${problems.join('\n  ')}\n  observed spans: ${JSON.stringify(counts.spans)}\n  observed metric points: ${JSON.stringify(counts.metrics)}`,
