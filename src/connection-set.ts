@@ -7,7 +7,7 @@ import type { PooledConnection } from './pooled-connection.js';
  * bookkeeping that guarantees a connection is lent to one caller at a time.
  */
 export class ConnectionSet {
-  readonly #all = new Map<Database, PooledConnection>();
+  readonly #all = new Map<object, PooledConnection>();
   readonly #idle: PooledConnection[] = [];
   #leased = 0;
   #reserved = 0;
@@ -31,7 +31,7 @@ export class ConnectionSet {
 
   /** Adds a new connection as idle. */
   add(connection: PooledConnection): void {
-    this.#all.set(connection.db, connection);
+    this.#all.set(connection.key, connection);
     connection.state = 'idle';
     this.#idle.push(connection);
   }
@@ -69,11 +69,11 @@ export class ConnectionSet {
   remove(connection: PooledConnection): void {
     this.#leaveCurrentState(connection);
     connection.state = 'closed';
-    this.#all.delete(connection.db);
+    this.#all.delete(connection.key);
   }
 
-  find(db: Database): PooledConnection | undefined {
-    return this.#all.get(db);
+  find(key: Database | object): PooledConnection | undefined {
+    return this.#all.get(key);
   }
 
   values(): IterableIterator<PooledConnection> {

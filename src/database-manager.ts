@@ -14,9 +14,11 @@ import { Housekeeper } from './housekeeper.js';
 import { ConnectionStatus, HealthyConnection, type HealthCheckResult } from './healthy-connection.js';
 import { instrumentDatabase } from './instrumented-database.js';
 import { Lease } from './lease.js';
+import { runStatement, type QueryOptions, type StatementContext } from './statement-runner.js';
+import { WorkerConnection } from './worker/worker-connection.js';
 import { PooledConnection } from './pooled-connection.js';
 import { resolvePoolOptions, type DatabaseManagerOptions, type ResolvedPoolOptions } from './pool-options.js';
-import { callStatement, type BindParameters } from './statement-call.js';
+import type { BindParameters } from './statement-call.js';
 import { WaitQueue, type Waiter } from './wait-queue.js';
 import { WriteLock } from './write-lock.js';
 import { now } from './clock.js';
@@ -105,11 +107,14 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     closedConnectionUsage: 0,
   };
   #state: PoolState = 'new';
+  readonly #statementContext: StatementContext;
+  /** Worker mode: connections being opened (a worker takes tens of milliseconds to start). */
+  #pendingOpens = 0;
+  /** Worker threads still shutting down; `close()` waits for them. */
+  readonly #closingConnections = new Set<Promise<void>>();
   #connectionNumber = 0;
   #lastCreateError: unknown = undefined;
   #openFailuresInARow = 0;
-  /** Who asked for the probe that is running (probes are synchronous, so one at a time). */
-  #probeTrigger: { trigger: 'borrow' | 'monitor' | 'connect'; parent: TraceHandle | undefined } | undefined;
   #drained: (() => void) | undefined;
   #pumping = false;
   #pumpAgain = false;
@@ -121,6 +126,12 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     this.healthManager = new ConnectionHealthManager(this.healthCheckConfig);
     this.namespace = this.options.filename;
     this.#poolName = this.options.poolName ?? (basename(this.options.filename) || this.options.filename);
+    this.#statementContext = { pool: this, queryTimeoutMs: this.options.queryTimeoutMs };
+  }
+
+  /** `'thread'` or `'worker'`: where the connections run. */
+  get mode(): 'thread' | 'worker' {
+    return this.options.mode;
   }
 
   /** `db.client.connection.pool.name`: the option, or the file's name (made unique among open pools). */
@@ -146,11 +157,22 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     if (this.closed) throw new PoolClosedError();
     const wanted = Math.max(1, this.healthCheckConfig.minHealthyConnections);
     const opened: PooledConnection[] = [];
-    try {
-      for (let i = 0; i < wanted; i++) opened.push(this.#open(undefined));
-    } catch (error) {
-      for (const pooled of opened) this.#retire(pooled, 'error');
-      throw error;
+    if (this.options.mode === 'worker') {
+      const settled = await Promise.allSettled(Array.from({ length: wanted }, () => this.#openWorker(undefined)));
+      for (const outcome of settled) if (outcome.status === 'fulfilled') opened.push(outcome.value);
+      const failure = settled.find((outcome) => outcome.status === 'rejected');
+      if (failure !== undefined) {
+        for (const pooled of opened) this.#retire(pooled, 'error');
+        await Promise.allSettled([...this.#closingConnections]);
+        throw failure.reason;
+      }
+    } else {
+      try {
+        for (let i = 0; i < wanted; i++) opened.push(this.#open(undefined));
+      } catch (error) {
+        for (const pooled of opened) this.#retire(pooled, 'error');
+        throw error;
+      }
     }
     for (const pooled of opened) this.#connections.add(pooled);
     this.#poolName = uniquePoolName(this.#poolName, this.options.poolName !== undefined);
@@ -180,16 +202,29 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
         const trace = telemetry.acquireStarted(this);
         telemetry.acquireEnded(this, trace, 0, pooled.connectionId, undefined);
       }
-      return Promise.resolve(new Lease(pooled, this.#releaseConnection));
+      return Promise.resolve(new Lease(pooled, this.#releaseConnection, this.#statementContext));
     }
     return this.#enqueue(options, acquireStack);
   }
 
-  /** Runs `fn` with a leased connection's `Database` and releases it on every path. */
+  /**
+   * Runs `fn` with a leased connection's `Database` (in-thread mode) and releases it on every
+   * path. `withLease()` works in both modes.
+   */
   async withConnection<T>(fn: (db: Database.Database, lease: Lease) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
     const lease = await this.getConnection(options);
     try {
       return await fn(lease.connection, lease);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Runs `fn` with a lease and releases it on every path (both modes). */
+  async withLease<T>(fn: (lease: Lease) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    const lease = await this.getConnection(options);
+    try {
+      return await fn(lease);
     } finally {
       lease.release();
     }
@@ -207,22 +242,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     try {
       const lease = await this.getConnection({ ...options, timeoutMs: Math.max(0, deadline - now()) });
       try {
-        lease.run('BEGIN IMMEDIATE');
-        let result: T;
-        try {
-          result = await fn(lease);
-          lease.run('COMMIT');
-        } catch (error) {
-          if (!lease.released && lease.connection.open && lease.connection.inTransaction) {
-            try {
-              lease.run('ROLLBACK');
-            } catch (rollbackError) {
-              this.options.logger.warn(`ROLLBACK failed on ${lease.connectionId}: ${errorMessage(rollbackError)}`);
-            }
-          }
-          throw error;
-        }
-        return result;
+        return await lease.transaction(fn);
       } finally {
         lease.release();
       }
@@ -232,21 +252,21 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   }
 
   /** Acquires, runs one statement from the connection's statement cache, releases. */
-  all<T = unknown>(sql: string, params?: BindParameters): Promise<T[]> {
-    return this.#oneStatement('all', sql, params) as Promise<T[]>;
+  all<T = unknown>(sql: string, params?: BindParameters, options?: QueryOptions): Promise<T[]> {
+    return this.#oneStatement('all', sql, params, options) as Promise<T[]>;
   }
 
-  get<T = unknown>(sql: string, params?: BindParameters): Promise<T | undefined> {
-    return this.#oneStatement('get', sql, params) as Promise<T | undefined>;
+  get<T = unknown>(sql: string, params?: BindParameters, options?: QueryOptions): Promise<T | undefined> {
+    return this.#oneStatement('get', sql, params, options) as Promise<T | undefined>;
   }
 
-  run(sql: string, params?: BindParameters): Promise<Database.RunResult> {
-    return this.#oneStatement('run', sql, params) as Promise<Database.RunResult>;
+  run(sql: string, params?: BindParameters, options?: QueryOptions): Promise<Database.RunResult> {
+    return this.#oneStatement('run', sql, params, options) as Promise<Database.RunResult>;
   }
 
   /** Runs a script (one or more statements, no parameters) on one connection. */
-  async exec(sql: string): Promise<void> {
-    await this.#oneStatement('exec', sql, undefined);
+  async exec(sql: string, options?: QueryOptions): Promise<void> {
+    await this.#oneStatement('exec', sql, undefined, options);
   }
 
   /** The pool's connections (idle, being probed and leased), for debugging and monitoring. */
@@ -359,20 +379,36 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
    * @internal Reserves an idle connection, probes it (forced), and puts it back or replaces it.
    * Returns the result, or undefined if the connection was no longer idle.
    */
-  probeIdle(pooled: PooledConnection, parent: TraceHandle | undefined): HealthCheckResult | undefined {
+  probeIdle(pooled: PooledConnection, parent: TraceHandle | undefined): HealthCheckResult | undefined | Promise<HealthCheckResult | undefined> {
     if (pooled.state !== 'idle' || this.#state !== 'open') return undefined;
     this.#connections.reserve(pooled);
     const result = this.#probe(pooled, 'monitor', parent, true);
+    if (result instanceof Promise) {
+      return result.then((settled) => {
+        this.#settleReservedProbe(pooled, settled, parent);
+        return settled;
+      });
+    }
+    this.#settleReservedProbe(pooled, result, parent);
+    return result;
+  }
+
+  /** A reserved connection's probe finished: back to idle, or replaced; then serve waiters. */
+  #settleReservedProbe(pooled: PooledConnection, result: HealthCheckResult, parent: TraceHandle | undefined): void {
+    if (pooled.state !== 'reserved') return; // closed meanwhile (pool closing, worker exit)
     if (result.passed) this.#connections.makeIdle(pooled);
     else this.#afterFailedProbe(pooled, parent);
     if (this.#waiters.size > 0) this.#pump();
-    return result;
   }
 
   /** @internal Opens connections until `minHealthyConnections` are open; `parent` is the work that asked (a monitoring cycle). */
   refill(parent?: TraceHandle): void {
     if (this.#state !== 'open') return;
     const min = this.healthCheckConfig.minHealthyConnections;
+    if (this.options.mode === 'worker') {
+      while (this.#connections.size + this.#pendingOpens < Math.min(min, this.options.poolSize)) this.#startWorkerOpen(parent, 'refill');
+      return;
+    }
     while (this.#connections.size < Math.min(min, this.options.poolSize)) {
       const pooled = this.#tryOpen(parent);
       if (pooled === undefined) {
@@ -468,6 +504,12 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       if (pooled.healthy.needsProbe()) {
         this.#connections.reserve(pooled);
         const result = this.#probe(pooled, 'borrow', parent, false);
+        if (result instanceof Promise) {
+          // Worker mode: the probe runs in the connection's thread; it comes back idle (and
+          // serves the head of the line) or is replaced. Meanwhile look at the next candidate.
+          void result.then((settled) => this.#settleReservedProbe(pooled, settled, parent));
+          continue;
+        }
         if (!result.passed) {
           this.#afterFailedProbe(pooled, parent);
           continue;
@@ -480,6 +522,13 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   /** A new connection while the pool has room; records the failure (for the timeout error) if it cannot. */
   #openFor(parent: TraceHandle | undefined): PooledConnection | undefined {
+    if (this.options.mode === 'worker') {
+      // Start as many openings as callers wait for (within the pool size); each serves the line when ready.
+      while (this.#pendingOpens < this.#waiters.size && this.#connections.size + this.#pendingOpens < this.options.poolSize) {
+        this.#startWorkerOpen(parent, 'open-for-waiters');
+      }
+      return undefined;
+    }
     if (this.#connections.size >= this.options.poolSize) return undefined;
     const pooled = this.#tryOpen(parent);
     if (pooled === undefined) {
@@ -506,7 +555,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     waiter.cleanup?.();
     if (this.#waiters.size === 0) this.#housekeeper.cancel('acquire-deadline');
     telemetryRegistry.active?.acquireEnded(this, waiter.trace, now() - waiter.enqueuedAt, pooled.connectionId, undefined);
-    waiter.resolve(new Lease(pooled, this.#releaseConnection));
+    waiter.resolve(new Lease(pooled, this.#releaseConnection, this.#statementContext));
   }
 
   #fail(waiter: Waiter<Lease>, error: unknown): void {
@@ -541,27 +590,29 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   }
 
   /** Not `async`: the fast path costs one settled promise, the least an async API can. */
-  #oneStatement(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): Promise<unknown> {
+  #oneStatement(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
     // A write while a transaction holds the write lock would sleep on the event loop; queue it.
-    if (this.#writeLock.held && (method === 'run' || method === 'exec')) return this.#oneStatementAfterWriters(method, sql, params);
+    if (this.#writeLock.held && (method === 'run' || method === 'exec')) return this.#oneStatementAfterWriters(method, sql, params, options);
     const pooled = this.#state === 'open' ? this.#takeReadyNow() : undefined;
-    if (pooled === undefined) return this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params));
+    if (pooled === undefined) return this.withLease((lease) => leaseStatement(lease, method, sql, params, options));
     // One span for the statement; the (zero) wait is still recorded in the wait-time histogram.
     telemetryRegistry.active?.acquireEnded(this, undefined, 0, pooled.connectionId, undefined);
+    if (pooled.healthy.worker !== undefined) {
+      return runStatement(this.#statementContext, pooled, method, sql, params, options).finally(() => this.#release(pooled));
+    }
     try {
-      return Promise.resolve(runOne(pooled, method, sql, params));
-    } catch (error) {
-      return Promise.reject(error);
+      // In-thread the statement has run by the time runStatement returns: release at once.
+      return runStatement(this.#statementContext, pooled, method, sql, params, options);
     } finally {
       this.#release(pooled);
     }
   }
 
-  async #oneStatementAfterWriters(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): Promise<unknown> {
+  async #oneStatementAfterWriters(method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
     const deadline = now() + this.options.acquireTimeoutMs;
     const unlock = await this.#lockForWriting(deadline, this.options.acquireTimeoutMs);
     try {
-      return await this.withConnection((_db, lease) => runOne(leaseTarget(lease), method, sql, params), { timeoutMs: Math.max(0, deadline - now()) });
+      return await this.withLease((lease) => leaseStatement(lease, method, sql, params, options), { timeoutMs: Math.max(0, deadline - now()) });
     } finally {
       unlock();
     }
@@ -608,7 +659,16 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     pooled.acquireStack = undefined;
     pooled.leakReported = false;
     if (pooled.state !== 'leased') return; // closed by close() while it was out
+    if (pooled.healthy.worker?.inTransaction === true) {
+      this.#rollBackInWorker(pooled);
+      return;
+    }
     this.#rollBackLeftovers(pooled);
+    this.#returnToPool(pooled, releasedAt);
+  }
+
+  /** A released (or just rolled back) connection goes back to idle, or is replaced. */
+  #returnToPool(pooled: PooledConnection, releasedAt: number): void {
     pooled.healthy.touch(releasedAt);
     if (this.#state !== 'open') {
       this.#retire(pooled, 'shutdown');
@@ -623,6 +683,31 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       this.#connections.makeIdle(pooled);
     }
     if (this.#waiters.size > 0) this.#pump();
+  }
+
+  /** Worker mode: the rollback is a round trip; the connection stays reserved until it is done. */
+  #rollBackInWorker(pooled: PooledConnection): void {
+    const worker = pooled.healthy.worker;
+    if (worker === undefined) return;
+    this.options.logger.warn(`Connection ${pooled.connectionId} was released inside an open transaction; rolling back`);
+    this.#connections.reserve(pooled);
+    if (this.#state !== 'open' && this.#connections.leasedCount === 0) this.#drained?.();
+    worker
+      .request({ op: 'exec', sql: 'ROLLBACK' }, this.healthCheckConfig.timeoutMs)
+      .then(
+        (response) => {
+          if (!response.ok || worker.inTransaction) pooled.healthy.markUnhealthy();
+        },
+        () => pooled.healthy.markUnhealthy(),
+      )
+      .finally(() => {
+        if (pooled.state !== 'reserved') return;
+        if (this.#state !== 'open') {
+          this.#retire(pooled, 'shutdown');
+          return;
+        }
+        this.#returnToPool(pooled, now());
+      });
   }
 
   /** A caller that left a transaction open must not hand it to the next caller. */
@@ -655,7 +740,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     }
   }
 
-  /** Opens, configures and probes a new connection; throws `ConnectionCreateError`. */
+  /** Opens, configures and probes a new in-thread connection; throws `ConnectionCreateError`. */
   #open(parent: TraceHandle | undefined): PooledConnection {
     const options = this.options;
     const startedAt = now();
@@ -665,43 +750,117 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       db = new Database(options.filename, { readonly: options.readonly, fileMustExist: options.fileMustExist, timeout: options.busyTimeoutMs });
       for (const [name, value] of Object.entries(options.pragmas)) db.pragma(`${name} = ${String(value)}`);
       options.onConnect?.(db);
-      const healthy = new HealthyConnection({
-        connection: db,
-        config: this.healthCheckConfig,
-        connectionId,
-        busyTimeoutMs: options.busyTimeoutMs,
-        onHealthCheck: (connection, result) => this.#onHealthCheck(connection, result),
-      });
-      const pooled = new PooledConnection(healthy, options.statementCacheSize);
-      instrumentDatabase(db, healthy, this);
+      const pooled = this.#wrap({ connection: db }, connectionId);
+      instrumentDatabase(db, pooled.healthy, this);
       if (this.healthCheckConfig.enabled) {
-        const result = this.#probe(pooled, 'connect', parent, true);
+        const result = this.#probe(pooled, 'connect', parent, true) as HealthCheckResult;
         if (!result.passed) throw result.error ?? new Error('The new connection failed its first probe');
       }
-      this.#lifetime.created++;
-      telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, connectionId, undefined);
-      this.options.logger.debug(`Opened ${connectionId} in ${(now() - startedAt).toFixed(2)} ms`);
+      this.#opened(parent, startedAt, connectionId);
       return pooled;
     } catch (error) {
       if (db?.open) db.close();
-      telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, undefined, error);
-      throw error instanceof ConnectionCreateError ? error : new ConnectionCreateError(options.filename, error);
+      throw this.#openFailed(parent, startedAt, error);
     }
   }
 
-  #probe(pooled: PooledConnection, trigger: 'borrow' | 'monitor' | 'connect', parent: TraceHandle | undefined, force: boolean): HealthCheckResult {
-    this.#probeTrigger = { trigger, parent };
+  /** Worker mode: starts a worker, opens its connection and probes it. */
+  async #openWorker(parent: TraceHandle | undefined): Promise<PooledConnection> {
+    const options = this.options;
+    const startedAt = now();
+    const connectionId = `conn_${++this.#connectionNumber}`;
+    let worker: WorkerConnection | undefined;
     try {
-      return pooled.healthy.checkHealth({ force });
-    } finally {
-      this.#probeTrigger = undefined;
+      worker = await WorkerConnection.open(
+        { filename: options.filename, readonly: options.readonly, fileMustExist: options.fileMustExist, busyTimeoutMs: options.busyTimeoutMs, pragmas: options.pragmas, statementCacheSize: options.statementCacheSize },
+        connectionId,
+      );
+      const pooled = this.#wrap({ worker }, connectionId);
+      worker.onExit = (reason) => this.#onWorkerExit(pooled, reason);
+      if (this.healthCheckConfig.enabled) {
+        const result = await this.#probe(pooled, 'connect', parent, true);
+        if (!result.passed) throw result.error ?? new Error('The new connection failed its first probe');
+      }
+      this.#opened(parent, startedAt, connectionId);
+      return pooled;
+    } catch (error) {
+      await worker?.close();
+      throw this.#openFailed(parent, startedAt, error);
     }
   }
 
-  #onHealthCheck(connection: HealthyConnection, result: HealthCheckResult): void {
+  /** Worker mode: opens a connection in the background; it joins the pool and serves the line when ready. */
+  #startWorkerOpen(parent: TraceHandle | undefined, retryName: string): void {
+    this.#pendingOpens++;
+    this.#openWorker(parent).then(
+      (pooled) => {
+        this.#pendingOpens--;
+        this.#openFailuresInARow = 0;
+        if (this.#state !== 'open') {
+          this.#retire(pooled, 'shutdown');
+          return;
+        }
+        this.#connections.add(pooled);
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#pendingOpens--;
+        this.#lastCreateError = error;
+        this.#openFailuresInARow++;
+        this.options.logger.warn(errorMessage(error));
+        if (this.#state === 'open') this.#scheduleRetry(retryName, () => (retryName === 'refill' ? this.refill() : this.#pump()));
+      },
+    );
+  }
+
+  #wrap(backend: { connection: Database.Database } | { worker: WorkerConnection }, connectionId: string): PooledConnection {
+    let pooled: PooledConnection | undefined;
+    const healthy = new HealthyConnection({
+      ...backend,
+      config: this.healthCheckConfig,
+      connectionId,
+      busyTimeoutMs: this.options.busyTimeoutMs,
+      onHealthCheck: (connection, result) => this.#onHealthCheck(connection, result, pooled?.probeTrigger),
+    });
+    pooled = new PooledConnection(healthy, this.options.statementCacheSize);
+    return pooled;
+  }
+
+  #opened(parent: TraceHandle | undefined, startedAt: number, connectionId: string): void {
+    this.#lifetime.created++;
+    telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, connectionId, undefined);
+    this.options.logger.debug(`Opened ${connectionId} in ${(now() - startedAt).toFixed(2)} ms`);
+  }
+
+  #openFailed(parent: TraceHandle | undefined, startedAt: number, error: unknown): ConnectionCreateError {
+    telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, undefined, error);
+    return error instanceof ConnectionCreateError ? error : new ConnectionCreateError(this.options.filename, error);
+  }
+
+  /** Worker mode: a worker that crashed or exited takes its connection with it. */
+  #onWorkerExit(pooled: PooledConnection, reason: string): void {
+    pooled.healthy.markUnhealthy();
+    this.options.logger.warn(`The worker of ${pooled.connectionId} stopped (${reason}); replacing it`);
+    if (pooled.state === 'idle' && this.#state === 'open') {
+      this.#retire(pooled, 'error');
+      this.refill();
+      if (this.#waiters.size > 0) this.#pump();
+    }
+  }
+
+  /** Probes with the trigger and parent span remembered on the connection (a probe may be async). */
+  #probe(pooled: PooledConnection, trigger: 'borrow' | 'monitor' | 'connect', parent: TraceHandle | undefined, force: boolean): HealthCheckResult | Promise<HealthCheckResult> {
+    pooled.probeTrigger = { trigger, parent };
+    const result = pooled.healthy.probe({ force });
+    if (result instanceof Promise) return result.finally(() => (pooled.probeTrigger = undefined));
+    pooled.probeTrigger = undefined;
+    return result;
+  }
+
+  #onHealthCheck(connection: HealthyConnection, result: HealthCheckResult, probeTrigger: PooledConnection['probeTrigger']): void {
     this.#lifetime.healthChecks++;
     if (result.error !== undefined) this.#lifetime.healthCheckFailures++;
-    const { trigger, parent } = this.#probeTrigger ?? { trigger: 'manual' as const, parent: undefined };
+    const { trigger, parent } = probeTrigger ?? { trigger: 'manual' as const, parent: undefined };
     const logger = this.options.logger;
     if (result.error === undefined) {
       logger.debug(`Health check passed on ${connection.connectionId} (${trigger}) in ${result.durationMs.toFixed(3)} ms`);
@@ -727,7 +886,11 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     const { healthy } = pooled;
     this.#connections.remove(pooled);
     try {
-      healthy.close();
+      const closing = healthy.close();
+      if (closing !== undefined) {
+        const tracked: Promise<void> = closing.catch(() => {}).finally(() => this.#closingConnections.delete(tracked));
+        this.#closingConnections.add(tracked);
+      }
     } catch (error) {
       this.options.logger.warn(`Closing ${healthy.connectionId} failed: ${errorMessage(error)}`);
     }
@@ -796,6 +959,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       this.#retire(pooled, 'shutdown');
     }
     this.#housekeeper.stop();
+    await Promise.allSettled([...this.#closingConnections]); // worker threads end before close() resolves
     telemetryRegistry.pools.delete(this);
     this.#state = 'closed';
     if (wasOpen) this.options.logger.info(`Pool ${this.poolName} closed`);
@@ -816,22 +980,9 @@ function closeReasonFor(healthy: HealthyConnection, status: ConnectionStatus): C
   }
 }
 
-/** What `runOne` needs from a connection: its statement cache and its Database. */
-interface StatementTarget {
-  statement(sql: string): import('better-sqlite3').Statement;
-  readonly db: Database.Database;
-}
-
-function runOne(target: StatementTarget, method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined): unknown {
-  if (method === 'exec') {
-    target.db.exec(sql);
-    return undefined;
-  }
-  return callStatement(target.statement(sql), method, params);
-}
-
-function leaseTarget(lease: Lease): StatementTarget {
-  return { statement: (sql) => lease.prepare(sql), db: lease.connection };
+/** One statement through a lease's async API (both modes). */
+function leaseStatement(lease: Lease, method: 'all' | 'get' | 'run' | 'exec', sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
+  return method === 'exec' ? lease.exec(sql, options) : lease[method](sql, params, options);
 }
 
 function uniquePoolName(name: string, explicit: boolean): string {

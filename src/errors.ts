@@ -166,3 +166,20 @@ function describeValue(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** A statement ran past its `timeoutMs` in worker mode; its worker was terminated and replaced. */
+export class QueryTimeoutError extends SqlitePoolError {
+  readonly timeoutMs: number;
+
+  constructor(sql: string, timeoutMs: number) {
+    super('SQLITE_POOL_QUERY_TIMEOUT', `The statement ran longer than ${timeoutMs} ms and was stopped: ${sql.slice(0, 200)}`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A connection's worker thread crashed or exited; the request could not complete. */
+export class WorkerExitedError extends SqlitePoolError {
+  constructor(connectionId: string, detail: string, cause?: unknown) {
+    super('SQLITE_POOL_WORKER_EXITED', `The worker of ${connectionId} stopped: ${detail}`, cause === undefined ? undefined : { cause });
+  }
+}

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { HealthCheckConfig, type HealthCheckOptions } from './config.js';
-import { HealthCheckError } from './errors.js';
+import { HealthCheckError, SqlitePoolError, isConnectionFatal } from './errors.js';
+import { deserialize, type WorkerConnection } from './worker/worker-connection.js';
 import { HealthProbe, fileIdentityOf } from './health-probe.js';
 import { now } from './clock.js';
 
@@ -63,8 +64,10 @@ export interface ConnectionStats {
 }
 
 export interface HealthyConnectionOptions {
-  /** The better-sqlite3 connection to watch. */
-  connection: Database;
+  /** The better-sqlite3 connection to watch (in-thread mode). */
+  connection?: Database;
+  /** The worker-thread connection to watch (worker mode); give this or `connection`. */
+  worker?: WorkerConnection;
   /** Limits and probe settings; shared with the pool, so run-time changes apply. */
   config?: HealthCheckConfig | HealthCheckOptions;
   /** A name for logs, stats and spans. @default "conn_<n>" */
@@ -85,11 +88,12 @@ let nextId = 1;
  * limits, and a probe whose result is cached for `cacheDurationMs`.
  */
 export class HealthyConnection {
-  /** The better-sqlite3 `Database` (the guide's `healthy_conn.connection`). */
-  readonly connection: Database;
   readonly connectionId: string;
   readonly config: HealthCheckConfig;
-  readonly #probe: HealthProbe;
+  readonly #connection: Database | undefined;
+  /** The connection's worker thread, in worker mode. */
+  readonly worker: WorkerConnection | undefined;
+  readonly #probe: HealthProbe | undefined;
   readonly #onHealthCheck: HealthyConnectionOptions['onHealthCheck'];
   readonly #metrics: { -readonly [K in keyof ConnectionMetrics]: ConnectionMetrics[K] };
   /** Set by a fatal probe, too many failed probes, or a connection-level error. */
@@ -97,11 +101,15 @@ export class HealthyConnection {
   #unhealthyBecause: 'probe' | 'error' | undefined;
 
   constructor(options: HealthyConnectionOptions) {
-    this.connection = options.connection;
+    if ((options.connection === undefined) === (options.worker === undefined)) {
+      throw new TypeError('HealthyConnection needs a connection (better-sqlite3 Database) or a worker, not both');
+    }
+    this.#connection = options.connection;
+    this.worker = options.worker;
     this.connectionId = options.connectionId ?? `conn_${nextId++}`;
     this.config = HealthCheckConfig.from(options.config);
     this.#onHealthCheck = options.onHealthCheck;
-    this.#probe = new HealthProbe(this.connection, fileIdentityOf(this.connection.name), options.busyTimeoutMs ?? 5000);
+    this.#probe = options.connection === undefined ? undefined : new HealthProbe(options.connection, fileIdentityOf(options.connection.name), options.busyTimeoutMs ?? 5000);
     const createdAt = now();
     this.#metrics = {
       createdAt,
@@ -115,6 +123,22 @@ export class HealthyConnection {
       lastHealthCheckPassed: undefined,
       lastHealthCheckError: undefined,
     };
+  }
+
+  /**
+   * The better-sqlite3 `Database` (the guide's `healthy_conn.connection`). In worker mode the
+   * connection lives in another thread and there is no handle to give: use the lease's async API.
+   */
+  get connection(): Database {
+    if (this.#connection === undefined) {
+      throw new SqlitePoolError('SQLITE_POOL_NO_HANDLE', `${this.connectionId} lives in a worker thread: the raw better-sqlite3 handle exists in the in-thread mode only; use the lease's async methods`);
+    }
+    return this.#connection;
+  }
+
+  /** Whether the underlying connection is open (in either mode). */
+  get open(): boolean {
+    return this.#connection !== undefined ? this.#connection.open : this.worker?.open === true;
   }
 
   /** Usage and health counters (read-only view). */
@@ -137,7 +161,7 @@ export class HealthyConnection {
 
   /** The status at a given `performance.now()` time: the pool reads the clock once per decision. */
   statusAt(nowMs: number): ConnectionStatus {
-    if (this.#unhealthy || !this.connection.open) return ConnectionStatus.UNHEALTHY;
+    if (this.#unhealthy || !this.open) return ConnectionStatus.UNHEALTHY;
     const m = this.#metrics;
     const config = this.config;
     if (nowMs - m.createdAt > config.maxAgeMs || m.usageCount > config.maxUsage) return ConnectionStatus.EXPIRED;
@@ -177,27 +201,71 @@ export class HealthyConnection {
    * checks are disabled.
    */
   async validateHealth(options: { force?: boolean } = {}): Promise<boolean> {
-    return this.checkHealth(options).passed;
+    return (await this.probe(options)).passed;
   }
 
-  /** The synchronous probe behind {@link validateHealth}, with what it found. */
+  /**
+   * The probe behind {@link validateHealth}, with what it found: synchronous in the in-thread
+   * mode (the pool relies on that), a promise in worker mode, where a probe slower than
+   * `timeoutMs` terminates the worker.
+   */
+  probe(options: { force?: boolean } = {}): HealthCheckResult | Promise<HealthCheckResult> {
+    return this.worker === undefined ? this.checkHealth(options) : this.#probeWorker(this.worker, options.force ?? false);
+  }
+
+  /** The synchronous probe of the in-thread mode, with what it found. */
   checkHealth({ force = false }: { force?: boolean } = {}): HealthCheckResult {
-    const metrics = this.#metrics;
     const statusBefore = this.status;
     const startedAt = now();
-    if (!this.config.enabled) {
-      return { passed: true, cached: true, startedAt, durationMs: 0, error: undefined, statusBefore, statusAfter: statusBefore };
-    }
-    if (!force && !this.needsProbe()) {
-      const passed = metrics.lastHealthCheckPassed === true && !this.#unhealthy && this.connection.open;
-      return { passed, cached: true, startedAt, durationMs: 0, error: metrics.lastHealthCheckError, statusBefore, statusAfter: statusBefore };
-    }
+    const skipped = this.#skipProbe(force, startedAt, statusBefore);
+    if (skipped !== undefined) return skipped;
+    if (this.#probe === undefined) throw new SqlitePoolError('SQLITE_POOL_NO_HANDLE', `${this.connectionId} lives in a worker thread: use probe() or validateHealth()`);
     let error: HealthCheckError | undefined;
     try {
       this.#probe.run(this.config);
     } catch (caught) {
       error = caught instanceof HealthCheckError ? caught : new HealthCheckError('SQLITE_POOL_PROBE_FAILED', String(caught), false, { cause: caught });
     }
+    return this.#recordProbe(startedAt, error, statusBefore);
+  }
+
+  async #probeWorker(worker: WorkerConnection, force: boolean): Promise<HealthCheckResult> {
+    const statusBefore = this.status;
+    const startedAt = now();
+    const skipped = this.#skipProbe(force, startedAt, statusBefore);
+    if (skipped !== undefined) return skipped;
+    const timeoutMs = this.config.timeoutMs;
+    let error: HealthCheckError | undefined;
+    try {
+      const response = await worker.request({ op: 'probe', query: this.config.query, timeoutMs }, timeoutMs, () =>
+        new HealthCheckError('SQLITE_POOL_PROBE_TIMEOUT', `The probe ran longer than timeoutMs (${timeoutMs} ms); its worker was terminated`, true),
+      );
+      if (!response.ok) {
+        const rebuilt = deserialize(response.error);
+        error = rebuilt instanceof HealthCheckError ? rebuilt : new HealthCheckError(response.error.code ?? 'SQLITE_POOL_PROBE_FAILED', rebuilt.message, isConnectionFatal(rebuilt), { cause: rebuilt });
+      }
+    } catch (caught) {
+      error = caught instanceof HealthCheckError ? caught : new HealthCheckError('SQLITE_POOL_WORKER_EXITED', caught instanceof Error ? caught.message : String(caught), true, { cause: caught });
+    }
+    return this.#recordProbe(startedAt, error, statusBefore);
+  }
+
+  /** The result without probing: checks disabled, or a cached result still fresh. */
+  #skipProbe(force: boolean, startedAt: number, statusBefore: ConnectionStatus): HealthCheckResult | undefined {
+    const metrics = this.#metrics;
+    if (!this.config.enabled) {
+      return { passed: true, cached: true, startedAt, durationMs: 0, error: undefined, statusBefore, statusAfter: statusBefore };
+    }
+    if (!force && !this.needsProbe(startedAt)) {
+      const passed = metrics.lastHealthCheckPassed === true && !this.#unhealthy && this.open;
+      return { passed, cached: true, startedAt, durationMs: 0, error: metrics.lastHealthCheckError, statusBefore, statusAfter: statusBefore };
+    }
+    return undefined;
+  }
+
+  #recordProbe(startedAt: number, probeError: HealthCheckError | undefined, statusBefore: ConnectionStatus): HealthCheckResult {
+    const metrics = this.#metrics;
+    let error = probeError;
     const durationMs = now() - startedAt;
     if (error === undefined && durationMs > this.config.timeoutMs) {
       error = new HealthCheckError('SQLITE_POOL_PROBE_TIMEOUT', `The probe took ${durationMs.toFixed(1)} ms, more than timeoutMs (${this.config.timeoutMs} ms)`, false);
@@ -277,8 +345,15 @@ export class HealthyConnection {
     };
   }
 
-  /** Closes the better-sqlite3 connection. Safe to call more than once. */
-  close(): void {
-    if (this.connection.open) this.connection.close();
+  /**
+   * Closes the connection. Safe to call more than once. In worker mode the thread's end is
+   * awaited by the returned promise (the pool waits for it in `close()`).
+   */
+  close(): Promise<void> | undefined {
+    if (this.#connection !== undefined) {
+      if (this.#connection.open) this.#connection.close();
+      return undefined;
+    }
+    return this.worker?.close();
   }
 }

@@ -63,6 +63,20 @@ export interface DatabaseManagerOptions {
   poolName?: string;
   /** Receives the pool's logs (`console`, pino...). @default silent */
   logger?: Logger;
+  /**
+   * `'thread'`: connections run on the calling thread (better-sqlite3's own way, the fastest for
+   * short statements). `'worker'`: every connection lives in its own worker thread, so probe and
+   * query timeouts are real (a runaway statement's worker is terminated and replaced) and reads
+   * run on several cores. The lease's async methods and the shortcuts work the same in both.
+   * @default 'thread'
+   */
+  mode?: 'thread' | 'worker';
+  /**
+   * Worker mode: the default `timeoutMs` of every statement; `Infinity` for none. The in-thread
+   * mode cannot interrupt a statement and ignores it.
+   * @default Infinity
+   */
+  queryTimeoutMs?: number;
 }
 
 /** Validated options with every default applied. */
@@ -81,6 +95,8 @@ export interface ResolvedPoolOptions {
   readonly statementCacheSize: number;
   readonly poolName: string | undefined;
   readonly logger: Logger;
+  readonly mode: 'thread' | 'worker';
+  readonly queryTimeoutMs: number;
 }
 
 export const DEFAULT_PRAGMAS = Object.freeze({ journal_mode: 'WAL', synchronous: 'NORMAL', foreign_keys: 'ON' });
@@ -89,7 +105,7 @@ const READONLY_DEFAULT_PRAGMAS = Object.freeze({ synchronous: 'NORMAL', foreign_
 const KNOWN_KEYS = [
   'databaseUrl', 'filename', 'poolSize', 'healthCheckConfig', 'acquireTimeoutMs', 'leakDetectionThresholdMs',
   'closeTimeoutMs', 'busyTimeoutMs', 'pragmas', 'readonly', 'fileMustExist', 'onConnect', 'statementCacheSize',
-  'poolName', 'logger',
+  'poolName', 'logger', 'mode', 'queryTimeoutMs',
 ] as const satisfies readonly (keyof DatabaseManagerOptions)[];
 
 /** Validates every option in phases (shape, each value, then the combinations), naming the option at fault. */
@@ -119,6 +135,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     statementCacheSize: options.statementCacheSize === undefined ? 100 : checkNumber('statementCacheSize', options.statementCacheSize, { min: 0, integer: true }),
     poolName: options.poolName === undefined ? undefined : checkNonEmptyString('poolName', options.poolName),
     logger: resolveLogger(options.logger),
+    mode: resolveMode(options.mode),
+    queryTimeoutMs: options.queryTimeoutMs === undefined ? Infinity : checkNumber('queryTimeoutMs', options.queryTimeoutMs, { min: 0, exclusiveMin: true, allowInfinity: true }),
   };
 
   if (healthCheckConfig.minHealthyConnections > poolSize) {
@@ -127,6 +145,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
       healthCheckConfig.minHealthyConnections,
       `expected at most poolSize (${poolSize})`,
     );
+  }
+  if (resolved.mode === 'worker' && resolved.onConnect !== undefined) {
+    throw new ConfigurationError('onConnect', 'a function', "is not supported with mode 'worker' (functions cannot cross into a worker thread); use pragmas, or create the schema through a lease");
   }
   if (filename === MEMORY_FILENAME && poolSize > 1) {
     throw new ConfigurationError('poolSize', poolSize, 'expected 1 for ":memory:": every connection to ":memory:" opens a separate, empty database');
@@ -174,4 +195,10 @@ function resolveLogger(value: unknown): Logger {
 function checkPlainObjectOrInstance(option: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null) throw new ConfigurationError(option, value, 'expected an object');
   return value as Record<string, unknown>;
+}
+
+function resolveMode(value: unknown): 'thread' | 'worker' {
+  if (value === undefined) return 'thread';
+  if (value === 'thread' || value === 'worker') return value;
+  throw new ConfigurationError('mode', value, "expected 'thread' or 'worker'");
 }

@@ -1,5 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { HealthyConnection } from './healthy-connection.js';
+import { StatementInfo } from './statement-info.js';
+import type { TraceHandle } from './telemetry/pool-telemetry.js';
 
 /** Where a connection is in its life; a connection is in exactly one state at a time. */
 export type PooledState = 'idle' | 'reserved' | 'leased' | 'closed';
@@ -10,24 +12,49 @@ export type PooledState = 'idle' | 'reserved' | 'leased' | 'closed';
  */
 export class PooledConnection {
   readonly healthy: HealthyConnection;
-  readonly db: Database;
+  /** What `DatabaseManager.findConnection()` looks the entry up by: the Database, or the worker. */
+  readonly key: object;
   state: PooledState = 'idle';
   /** `performance.now()` when the current lease began. */
   leasedAt = 0;
   /** Stack of the current lease's acquire, kept only while leak detection is on. */
   acquireStack: string | undefined = undefined;
   leakReported = false;
+  /** Why the running probe runs (for logs and spans); set by the pool around each probe. */
+  probeTrigger: { readonly trigger: 'borrow' | 'monitor' | 'connect'; readonly parent: TraceHandle | undefined } | undefined = undefined;
   readonly #statements = new Map<string, Statement>();
+  /** Worker mode: one StatementInfo per SQL text, so telemetry derives its attributes once. */
+  readonly #infos = new Map<string, StatementInfo>();
   readonly #statementCacheSize: number;
 
   constructor(healthy: HealthyConnection, statementCacheSize: number) {
     this.healthy = healthy;
-    this.db = healthy.connection;
+    this.key = healthy.worker ?? healthy.connection;
     this.#statementCacheSize = statementCacheSize;
+  }
+
+  /** The better-sqlite3 `Database` (in-thread mode; throws in worker mode). */
+  get db(): Database {
+    return this.healthy.connection;
   }
 
   get connectionId(): string {
     return this.healthy.connectionId;
+  }
+
+  statementInfo(sql: string, kind: 'prepared' | 'exec'): StatementInfo {
+    let info = this.#infos.get(sql);
+    if (info === undefined) {
+      info = new StatementInfo(sql, kind);
+      if (this.#infos.size < Math.max(this.#statementCacheSize, 100)) this.#infos.set(sql, info);
+    }
+    return info;
+  }
+
+  /** Whether the connection is inside a transaction (either mode). */
+  get inTransaction(): boolean {
+    const worker = this.healthy.worker;
+    return worker === undefined ? this.db.open && this.db.inTransaction : worker.inTransaction;
   }
 
   /** A prepared statement for `sql`, from the cache when this connection prepared it before. */

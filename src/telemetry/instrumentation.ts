@@ -223,6 +223,32 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     self: unknown,
     args: ArrayLike<unknown>,
   ): unknown {
+    const { span, cached, histogram } = this.#startStatement(pool, connection, statement, method, args);
+    const config = this.#config;
+    const startedAt = performance.now();
+    let result: unknown;
+    try {
+      result = original.apply(self, args as unknown[]);
+    } catch (error) {
+      const type = errorType(error);
+      histogram?.record((performance.now() - startedAt) / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
+      if (span !== undefined) endWithError(span, error, type);
+      throw error;
+    }
+    if (method === 'iterate') {
+      if (span !== undefined && config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));
+      return this.#tracedIterator(result as Iterator<unknown>, span, cached, startedAt, histogram);
+    }
+    histogram?.record((performance.now() - startedAt) / 1000, cached.metricAttributes);
+    if (span !== undefined) {
+      if (config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));
+      span.end();
+    }
+    return result;
+  }
+
+  /** The span (unless `requireParentSpan` rules it out) and per-statement attributes for one execution. */
+  #startStatement(pool: ObservedPool, connection: HealthyConnection, statement: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>) {
     let cached = statement.telemetryCache as StatementTelemetry | undefined;
     if (cached === undefined || cached.generation !== this.#generation) {
       cached = statementTelemetry(statement, pool, this.#poolName(pool), this.#config.maxQueryLength, this.#generation);
@@ -244,26 +270,40 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
         safely(() => config.requestHook?.(span, info));
       }
     }
+    return { span, cached, histogram };
+  }
+
+  /**
+   * Worker mode: one span per round trip, a child of the caller's span, ended when the worker
+   * answers; the duration recorded is the round trip's.
+   */
+  executeStatementAsync(
+    pool: ObservedPool,
+    connection: HealthyConnection,
+    statement: StatementInfo,
+    method: StatementMethod,
+    run: () => Promise<unknown>,
+    args: readonly unknown[],
+  ): Promise<unknown> {
+    const { span, cached, histogram } = this.#startStatement(pool, connection, statement, method, args);
+    const responseHook = this.#config.responseHook;
     const startedAt = performance.now();
-    let result: unknown;
-    try {
-      result = original.apply(self, args as unknown[]);
-    } catch (error) {
-      const type = errorType(error);
-      histogram?.record((performance.now() - startedAt) / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
-      if (span !== undefined) endWithError(span, error, type);
-      throw error;
-    }
-    if (method === 'iterate') {
-      if (span !== undefined && config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));
-      return this.#tracedIterator(result as Iterator<unknown>, span, cached, startedAt, histogram);
-    }
-    histogram?.record((performance.now() - startedAt) / 1000, cached.metricAttributes);
-    if (span !== undefined) {
-      if (config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));
-      span.end();
-    }
-    return result;
+    return run().then(
+      (result) => {
+        histogram?.record((performance.now() - startedAt) / 1000, cached.metricAttributes);
+        if (span !== undefined) {
+          if (responseHook !== undefined && span.isRecording()) safely(() => responseHook(span, { method, result }));
+          span.end();
+        }
+        return result;
+      },
+      (error: unknown) => {
+        const type = errorType(error);
+        histogram?.record((performance.now() - startedAt) / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
+        if (span !== undefined) endWithError(span, error, type);
+        throw error;
+      },
+    );
   }
 
   /** An `iterate()` span lasts until the caller stops pulling rows. */

@@ -53,6 +53,15 @@ export interface PoolTelemetry {
     self: unknown,
     args: ArrayLike<unknown>,
   ): unknown;
+  /** Worker mode: traces one round trip to a connection's worker; settles as `run()` does. */
+  executeStatementAsync(
+    pool: ObservedPool,
+    connection: HealthyConnection,
+    statement: StatementInfo,
+    method: StatementMethod,
+    run: () => Promise<unknown>,
+    args: readonly unknown[],
+  ): Promise<unknown>;
   /** A caller starts waiting for a lease. Returns a handle for the child spans, if any. */
   acquireStarted(pool: ObservedPool): TraceHandle | undefined;
   /** The wait ended: with a lease (`error` undefined), a timeout or another error. */
