@@ -44,8 +44,9 @@ interface Options {
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n\n`);
-  const header = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 17);
-  process.stderr.write(`${header.map((l) => l.replace(/^ \*\/? ?/, '')).join('\n')}\n`);
+  const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  const header = lines.slice(1, lines.indexOf(' */'));
+  process.stderr.write(`${header.map((l) => l.replace(/^ \* ?/, '')).join('\n')}\n`);
   process.exit(message ? 2 : 0);
 }
 
