@@ -161,8 +161,8 @@ async function main(): Promise<void> {
     const reporter = setInterval(reportPool, 250);
     // 30 rounds of a 20-row write transaction and a read, ~20 ms apart: the monitor probes in between.
     for (let round = 0; round < 30; round++) {
-      await db.transaction((lease) => {
-        for (let i = 0; i < 20; i++) lease.run('INSERT INTO trades (symbol, qty) VALUES (?, ?)', [['AAPL', 'MSFT', 'NVDA'][i % 3], i + 1]);
+      await db.transaction(async (lease) => {
+        for (let i = 0; i < 20; i++) await lease.run('INSERT INTO trades (symbol, qty) VALUES (?, ?)', [['AAPL', 'MSFT', 'NVDA'][i % 3], i + 1]);
       });
       written += 20;
       await db.get('SELECT COUNT(*) AS n, SUM(qty) AS qty FROM trades');

@@ -220,8 +220,8 @@ async function main(): Promise<void> {
   try {
     await db.initialize();
     await db.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, balance INTEGER NOT NULL DEFAULT 0)');
-    await db.transaction((lease) => {
-      for (let id = 1; id <= 500; id++) lease.run('INSERT INTO accounts (id, name) VALUES (?, ?)', [id, `account ${id}`]);
+    await db.transaction(async (lease) => {
+      for (let id = 1; id <= 500; id++) await lease.run('INSERT INTO accounts (id, name) VALUES (?, ?)', [id, `account ${id}`]);
     });
     console.log(`\nPool: ${db.getConnectionStatsSync().poolSize} connections, timeoutMs ${config.timeoutMs}, maxUsage ${config.maxUsage}, intervalMs ${config.intervalMs}`);
 

@@ -27,8 +27,6 @@ export interface AppDependencies {
   faults: FaultInjector;
   /** Extra fields for `/stats` (the load generator's numbers). */
   extraStats?: () => Record<string, unknown>;
-  /** `/` lists these lines. */
-  index?: () => string;
 }
 
 export interface App {
@@ -60,7 +58,12 @@ export function createApp(deps: AppDependencies): App {
   };
 
   const routes: Route[] = [
-    { method: 'GET', route: '/', pattern: /^\/$/, handler: () => ({ status: 200, body: { routes: routes.map((r) => `${r.method} ${r.route}`), help: deps.index?.() } }) },
+    {
+      method: 'GET',
+      route: '/',
+      pattern: /^\/$/,
+      handler: () => ({ status: 200, body: { service: 'otel-sqlite-pool demo', routes: routes.map((r) => `${r.method} ${r.route}`) } }),
+    },
     {
       method: 'GET',
       route: '/users/:id',
@@ -93,8 +96,8 @@ export function createApp(deps: AppDependencies): App {
         const email = typeof input.email === 'string' ? input.email.trim() : '';
         if (name === '' || name.length > 100) throw new HttpError(400, 'name: expected a string of 1 to 100 characters');
         if (!/^[^@\s]+@[^@\s]+$/.test(email) || email.length > 200) throw new HttpError(400, 'email: expected an e-mail address');
-        const user = await db.transaction((lease) => {
-          const { lastInsertRowid } = lease.run('INSERT INTO users (name, email) VALUES (?, ?)', [name, email]);
+        const user = await db.transaction(async (lease) => {
+          const { lastInsertRowid } = await lease.run('INSERT INTO users (name, email) VALUES (?, ?)', [name, email]);
           return lease.get<User>('SELECT id, name, email, created_at FROM users WHERE id = ?', [lastInsertRowid]);
         });
         return { status: 201, body: user as unknown as Json };
