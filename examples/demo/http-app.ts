@@ -71,7 +71,7 @@ export function createApp(deps: AppDependencies): App {
       handler: async (_req, _url, [raw]) => {
         const id = Number(raw);
         if (!Number.isSafeInteger(id) || id < 1) throw new HttpError(400, 'The user id must be a positive integer');
-        const user = await db.withConnection((_conn, lease) => lease.get<User>('SELECT id, name, email, created_at FROM users WHERE id = ?', [id]));
+        const user = await db.withLease((lease) => lease.get<User>('SELECT id, name, email, created_at FROM users WHERE id = ?', [id]));
         return user === undefined ? { status: 404, body: { error: 'not_found', message: `No user ${id}` } } : { status: 200, body: user as unknown as Json };
       },
     },
@@ -82,7 +82,7 @@ export function createApp(deps: AppDependencies): App {
       handler: async (_req, url) => {
         const limit = clampInt(url.searchParams.get('limit'), 10, 1, 100, 'limit');
         const offset = clampInt(url.searchParams.get('offset'), 0, 0, Number.MAX_SAFE_INTEGER, 'offset');
-        const users = await db.withConnection((_conn, lease) => lease.all<User>('SELECT id, name, email, created_at FROM users ORDER BY id LIMIT ? OFFSET ?', [limit, offset]));
+        const users = await db.withLease((lease) => lease.all<User>('SELECT id, name, email, created_at FROM users ORDER BY id LIMIT ? OFFSET ?', [limit, offset]));
         return { status: 200, body: { users, limit, offset } };
       },
     },
