@@ -79,9 +79,9 @@ try {
   console.log(`withConnection: ${count.n} users`);
   await dbManager.run('INSERT INTO users (name) VALUES (?)', ['edsger']);
   console.log(`get: ${JSON.stringify(await dbManager.get('SELECT name FROM users WHERE id = ?', [3]))}`);
-  await dbManager.transaction((tx) => {
-    tx.run('INSERT INTO users (name) VALUES (?)', ['barbara']);
-    tx.run('INSERT INTO users (name) VALUES (?)', ['donald']);
+  await dbManager.transaction(async (tx) => {
+    await tx.run('INSERT INTO users (name) VALUES (?)', ['barbara']);
+    await tx.run('INSERT INTO users (name) VALUES (?)', ['donald']);
   });
   console.log(`after a transaction: ${(await dbManager.all('SELECT name FROM users')).length} users`);
 

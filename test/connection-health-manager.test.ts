@@ -205,7 +205,7 @@ describe('replacing and refilling', () => {
   test('connections used more than maxUsage times are retired on release (max_usage)', async () => {
     const { pool } = makePool({ poolSize: 2, healthCheckConfig: { minHealthyConnections: 1, maxUsage: 3 } });
     const lease = await pool.getConnection();
-    for (let i = 0; i < 4; i++) lease.get('SELECT 1');
+    for (let i = 0; i < 4; i++) await lease.get('SELECT 1');
     expect(lease.healthyConnection.status).toBe('expired');
     lease.release();
     const stats = pool.getConnectionStatsSync();
@@ -222,10 +222,10 @@ describe('getPoolStatistics', () => {
     await pool.initialize();
     await advance(4000);
     const lease = await pool.getConnection();
-    lease.get('SELECT 1');
-    lease.get('SELECT 2');
-    lease.get('SELECT 3');
-    lease.get('SELECT 4');
+    await lease.get('SELECT 1');
+    await lease.get('SELECT 2');
+    await lease.get('SELECT 3');
+    await lease.get('SELECT 4');
     expect(pool.healthManager.getPoolStatistics(pool)).toEqual({
       totalConnections: 2,
       healthyConnections: 2,

@@ -157,7 +157,7 @@ describe('initialize()', () => {
     for (const lease of [a, b]) {
       expect(lease.connection.pragma('journal_mode', { simple: true })).toBe('delete');
       expect(lease.connection.pragma('cache_size', { simple: true })).toBe(-1000);
-      expect(lease.get('SELECT double_it(21) AS v')).toEqual({ v: 42 });
+      expect(await lease.get('SELECT double_it(21) AS v')).toEqual({ v: 42 });
     }
     a.release();
     b.release();
@@ -248,9 +248,9 @@ describe('transaction()', () => {
     await db.exec('CREATE TABLE t (x)');
     const result = await db.transaction(async (lease) => {
       expect(lease.connection.inTransaction).toBe(true);
-      lease.run('INSERT INTO t VALUES (1)');
+      await lease.run('INSERT INTO t VALUES (1)');
       await flush();
-      lease.run('INSERT INTO t VALUES (2)');
+      await lease.run('INSERT INTO t VALUES (2)');
       return 'done';
     });
     expect(result).toBe('done');
@@ -263,7 +263,7 @@ describe('transaction()', () => {
     await db.exec('CREATE TABLE t (x)');
     const boom = new Error('boom');
     const error = await captureRejection(db.transaction(async (lease) => {
-      lease.run('INSERT INTO t VALUES (1)');
+      await lease.run('INSERT INTO t VALUES (1)');
       await flush();
       throw boom;
     }));
@@ -293,9 +293,9 @@ describe('transaction()', () => {
     const order: string[] = [];
     await Promise.all(['a', 'b', 'c'].map((who) => db.transaction(async (lease) => {
       order.push(`${who} begins`);
-      lease.run('INSERT INTO log VALUES (?, 1)', [who]);
+      await lease.run('INSERT INTO log VALUES (?, 1)', [who]);
       await flush();
-      lease.run('INSERT INTO log VALUES (?, 2)', [who]);
+      await lease.run('INSERT INTO log VALUES (?, 2)', [who]);
       order.push(`${who} ends`);
     })));
     expect(order).toEqual(['a begins', 'a ends', 'b begins', 'b ends', 'c begins', 'c ends']);
@@ -573,14 +573,14 @@ describe('release', () => {
     await db.exec('CREATE TABLE t (x)');
     const lease = await db.getConnection();
     const id = lease.connectionId;
-    lease.exec('BEGIN');
-    lease.run('INSERT INTO t VALUES (1)');
+    await lease.exec('BEGIN');
+    await lease.run('INSERT INTO t VALUES (1)');
     lease.release();
     expect(logger.messages('warn')).toContain(`Connection ${id} was released inside an open transaction; rolling back`);
     const next = await db.getConnection();
     expect(next.connectionId).toBe(id);
     expect(next.connection.inTransaction).toBe(false);
-    expect(next.all('SELECT x FROM t')).toEqual([]);
+    expect(await next.all('SELECT x FROM t')).toEqual([]);
     next.release();
     const stats = await db.getConnectionStats();
     expect(Object.values(stats.lifetime.closed).reduce((a, b) => a + b)).toBe(0);
@@ -591,13 +591,13 @@ describe('release', () => {
     const { pool } = flakyPool({ poolSize: 1, healthCheckConfig: { minHealthyConnections: 1, cacheDurationMs: 0 } });
     const lease = await pool.getConnection();
     const healthy = lease.healthyConnection;
-    lease.get('SELECT advance(10)'); // 10 ms
+    await lease.get('SELECT advance(10)'); // 10 ms
     lease.connection.prepare('SELECT advance(20)').get(); // straight on the Database: still counted, 20 ms
-    lease.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)'); // one exec, one use
+    await lease.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)'); // one exec, one use
     lease.pragma('user_version'); // one use
-    for (const _row of lease.iterate('SELECT x FROM t')); // one use
+    for await (const _row of lease.iterate('SELECT x FROM t')); // one use
     await advance(1000); // holding the lease is not query time
-    lease.exec('BEGIN');
+    await lease.exec('BEGIN');
     lease.release(); // the pool's ROLLBACK is not a use
     expect(healthy.metrics.usageCount).toBe(6);
     expect(healthy.metrics.totalQueryTimeMs).toBe(30);
@@ -613,8 +613,8 @@ describe('release', () => {
     const db = makePool({ poolSize: 1, healthCheckConfig: { minHealthyConnections: 1 } });
     const lease = await db.getConnection();
     const id = lease.connectionId;
-    expect(() => lease.run('SELEC 1')).toThrow(/syntax error/);
-    expect(() => lease.run('INSERT INTO missing VALUES (1)')).toThrow(/no such table/);
+    await expect(lease.run('SELEC 1')).rejects.toThrow(/syntax error/);
+    await expect(lease.run('INSERT INTO missing VALUES (1)')).rejects.toThrow(/no such table/);
     expect(lease.healthyConnection.status).toBe('healthy');
     lease.release();
     const next = await db.getConnection();
@@ -639,7 +639,7 @@ describe('release', () => {
     expect(stats.poolSize).toBe(1); // refilled
     const next = await db.getConnection();
     expect(next.connectionId).not.toBe(id);
-    expect(next.get('SELECT 1 AS one')).toEqual({ one: 1 });
+    expect(await next.get('SELECT 1 AS one')).toEqual({ one: 1 });
     next.release();
     expect(logger.messages('warn').some((m) => m.startsWith(`Closed ${id} (error)`))).toBe(true);
   });
@@ -651,8 +651,8 @@ describe('getConnectionStats()', () => {
     const db = makePool({ poolSize: 4, healthCheckConfig: { minHealthyConnections: 2 } });
     await db.initialize();
     const lease = await db.getConnection();
-    lease.run('SELECT 1');
-    lease.run('SELECT 2');
+    await lease.run('SELECT 1');
+    await lease.run('SELECT 2');
     await advance(3000);
     const stats = await db.getConnectionStats();
     expect(stats).toEqual({

@@ -62,7 +62,7 @@ describe('the database file is deleted while the pool runs', () => {
     const lease = await pool.getConnection();
     expect(before).not.toContain(lease.healthyConnection);
     expect(fs.existsSync(file)).toBe(true); // the new connection created a new, empty database
-    expect(lease.all("SELECT name FROM sqlite_master WHERE type = 'table'")).toEqual([]);
+    expect(await lease.all("SELECT name FROM sqlite_master WHERE type = 'table'")).toEqual([]);
     lease.release();
     const cycle = await pool.healthManager.runCycle();
     expect(cycle.failed).toBe(0); // the borrow already retired what was left
@@ -99,7 +99,7 @@ describe('the database file is deleted while the pool runs', () => {
     fs.unlinkSync(file);
     const lease = await pool.getConnection();
     expect(before).toContain(lease.healthyConnection);
-    expect(lease.all('SELECT owner FROM accounts')).toHaveLength(2); // reads the unlinked inode
+    expect(await lease.all('SELECT owner FROM accounts')).toHaveLength(2); // reads the unlinked inode
     lease.release();
     await advance(5000);
     const next = await pool.getConnection(); // cache expired: probed, replaced
@@ -154,8 +154,8 @@ describe('the database file is replaced by another file', () => {
 
     const lease = await pool.getConnection();
     expect(before).not.toContain(lease.healthyConnection);
-    expect(lease.all('SELECT id FROM orders')).toEqual([{ id: 7 }]);
-    expect(() => lease.all('SELECT * FROM accounts')).toThrow(/no such table/);
+    expect(await lease.all('SELECT id FROM orders')).toEqual([{ id: 7 }]);
+    await expect(lease.all('SELECT * FROM accounts')).rejects.toThrow(/no such table/);
     lease.release();
     await pool.healthManager.runCycle();
     const stats = pool.getConnectionStatsSync();
@@ -180,7 +180,7 @@ describe('the database file is replaced by another file', () => {
     expect(before.every((c) => !c.connection.open)).toBe(true);
     const lease = await pool.getConnection();
     expect(before).not.toContain(lease.healthyConnection);
-    expect(lease.all("SELECT name FROM sqlite_master WHERE type = 'table'")).toEqual([{ name: 'accounts' }]);
+    expect(await lease.all("SELECT name FROM sqlite_master WHERE type = 'table'")).toEqual([{ name: 'accounts' }]);
     lease.release();
     expect(pool.getConnectionStatsSync()).toMatchObject({ poolSize: 2, healthyConnections: 2 });
   });
@@ -263,9 +263,9 @@ describe('the database file is overwritten with garbage (same inode)', () => {
     await seed(pool);
     overwrite(file);
     const lease = await pool.getConnection(); // the probe passed
-    const error = (() => {
+    const error = await (async () => {
       try {
-        lease.all('SELECT * FROM accounts');
+        await lease.all('SELECT * FROM accounts');
       } catch (caught) {
         return caught as { code: string };
       }
@@ -353,8 +353,8 @@ describe('a lease is released inside an open transaction', () => {
     await seed(pool);
     const lease = await pool.getConnection();
     const healthy = lease.healthyConnection;
-    lease.exec('BEGIN IMMEDIATE');
-    lease.run("INSERT INTO accounts (owner) VALUES ('uncommitted')");
+    await lease.exec('BEGIN IMMEDIATE');
+    await lease.run("INSERT INTO accounts (owner) VALUES ('uncommitted')");
     lease.release();
     expect(logger.messages('warn').some((m) => m.includes('released inside an open transaction'))).toBe(true);
     expect(healthy.status).toBe('healthy');
@@ -447,7 +447,7 @@ describe('close with leases outstanding', () => {
     expect(report.forcedLeases.map((f) => f.connectionId)).toEqual([forgotten.connectionId]);
     expect(report.forcedLeases[0]?.acquireStack).toContain('faults.test.ts');
     expect(forgotten.connection.open).toBe(false); // the holder's next statement fails loudly
-    expect(() => forgotten.run('SELECT 1')).toThrow(/not open/);
+    await expect(forgotten.run('SELECT 1')).rejects.toThrow(/not open/);
     const stats = pool.getConnectionStatsSync();
     expect(stats).toMatchObject({ poolSize: 0, usedConnections: 0, initialized: false });
     expect(stats.lifetime.closed.shutdown).toBe(2);

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
 import { DatabaseManager, Lease, LeaseReleasedError, SqlitePoolError } from '../src/index.js';
-import { captureError } from './helpers/capture-error.js';
+import { captureError, captureRejection } from './helpers/capture-error.js';
 import { tempDbPath, track } from './helpers/temp-db.js';
 
 function makePool(poolSize = 2): DatabaseManager {
@@ -12,12 +12,14 @@ describe('Lease helpers', () => {
   test('run, get, all, iterate, exec, pragma and prepare work on the leased connection', async () => {
     const db = makePool();
     const lease = await db.getConnection();
-    lease.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
-    expect(lease.run('INSERT INTO t (v) VALUES (?)', ['a'])).toEqual({ changes: 1, lastInsertRowid: 1 });
-    lease.run('INSERT INTO t (v) VALUES (:v)', { v: 'b' });
-    expect(lease.get('SELECT v FROM t WHERE id = ?', [2])).toEqual({ v: 'b' });
-    expect(lease.all<{ v: string }>('SELECT v FROM t ORDER BY id').map((r) => r.v)).toEqual(['a', 'b']);
-    expect([...lease.iterate<{ id: number }>('SELECT id FROM t ORDER BY id')].map((r) => r.id)).toEqual([1, 2]);
+    await lease.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    expect(await lease.run('INSERT INTO t (v) VALUES (?)', ['a'])).toEqual({ changes: 1, lastInsertRowid: 1 });
+    await lease.run('INSERT INTO t (v) VALUES (:v)', { v: 'b' });
+    expect(await lease.get('SELECT v FROM t WHERE id = ?', [2])).toEqual({ v: 'b' });
+    expect((await lease.all<{ v: string }>('SELECT v FROM t ORDER BY id')).map((r) => r.v)).toEqual(['a', 'b']);
+    const ids: number[] = [];
+    for await (const row of lease.iterate<{ id: number }>('SELECT id FROM t ORDER BY id')) ids.push(row.id);
+    expect(ids).toEqual([1, 2]);
     expect(lease.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(lease.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 2 });
     lease.release();
@@ -43,19 +45,32 @@ describe('release', () => {
     const lease = await db.getConnection();
     const id = lease.connectionId;
     lease.release();
-    const uses: [string, () => unknown][] = [
+    // The synchronous accessors throw; the async query methods reject (iterate() fails the loop).
+    const syncUses: [string, () => unknown][] = [
       ['connection', () => lease.connection],
       ['healthyConnection', () => lease.healthyConnection],
       ['prepare', () => lease.prepare('SELECT 1')],
+      ['pragma', () => lease.pragma('user_version')],
+    ];
+    const asyncUses: [string, () => Promise<unknown>][] = [
       ['run', () => lease.run('SELECT 1')],
       ['get', () => lease.get('SELECT 1')],
       ['all', () => lease.all('SELECT 1')],
-      ['iterate', () => lease.iterate('SELECT 1')],
+      [
+        'iterate',
+        async () => {
+          for await (const row of lease.iterate('SELECT 1')) void row;
+        },
+      ],
       ['exec', () => lease.exec('SELECT 1')],
-      ['pragma', () => lease.pragma('user_version')],
     ];
-    for (const [name, use] of uses) {
-      const error = captureError(use) as LeaseReleasedError;
+    const failures: [string, unknown][] = [
+      ...syncUses.map(([name, use]): [string, unknown] => [name, captureError(use)]),
+    ];
+    for (const [name, use] of asyncUses) failures.push([name, await captureRejection(use())]);
+    expect(failures.map(([name]) => name)).toEqual(['connection', 'healthyConnection', 'prepare', 'pragma', 'run', 'get', 'all', 'iterate', 'exec']);
+    for (const [name, failure] of failures) {
+      const error = failure as LeaseReleasedError;
       expect(error, name).toBeInstanceOf(LeaseReleasedError);
       expect(error).toBeInstanceOf(SqlitePoolError);
       expect(error.name).toBe('LeaseReleasedError');

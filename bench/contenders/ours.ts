@@ -89,7 +89,7 @@ export async function create(filename: string, level: OursLevel): Promise<Conten
     range: (start) => db.all(SQL.range, [start, start + RANGE_ROWS]),
     insert: (n) =>
       db.transaction(async (tx) => {
-        tx.run(SQL.insert, [INSERT_NAME, INSERT_EMAIL, n]);
+        await tx.run(SQL.insert, [INSERT_NAME, INSERT_EMAIL, n]);
       }),
     async acquireRelease() {
       const lease = await db.getConnection();

@@ -28,9 +28,9 @@ const EXPECTED_TYPE = {
 async function fullWorkload(pool: DatabaseManager): Promise<void> {
   await pool.initialize();
   await using lease = await pool.getConnection();
-  for (let i = 0; i < 3; i++) lease.run('INSERT INTO users (name) VALUES (?)', [`user${i}`]);
-  expect(() => lease.run('INSERT INTO users (name) VALUES (?)', ['ada'])).toThrow(/UNIQUE/);
-  lease.get('SELECT * FROM users WHERE id = ?', [1]);
+  for (let i = 0; i < 3; i++) await lease.run('INSERT INTO users (name) VALUES (?)', [`user${i}`]);
+  await expect(lease.run('INSERT INTO users (name) VALUES (?)', ['ada'])).rejects.toThrow(/UNIQUE/);
+  await lease.get('SELECT * FROM users WHERE id = ?', [1]);
   // maxUsage 3 was passed: the connection retires (max_usage) when released.
 }
 
@@ -170,7 +170,7 @@ describe('metrics', () => {
     expect(await health()).toEqual({ healthy: 3, unhealthy: 0, stale: 0, expired: 0 });
 
     const worn = await pool.getConnection();
-    for (let i = 0; i < 3; i++) worn.get('SELECT 1 AS x');
+    for (let i = 0; i < 3; i++) await worn.get('SELECT 1 AS x');
     const broken = await pool.getConnection();
     broken.healthyConnection.markUnhealthy();
     expect(await health()).toEqual({ healthy: 1, unhealthy: 1, stale: 0, expired: 1 });

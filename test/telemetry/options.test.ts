@@ -15,7 +15,7 @@ describe('options', () => {
     h.spans.reset();
 
     const lease = await pool.getConnection();
-    lease.get('SELECT * FROM users WHERE id = ?', [1]);
+    await lease.get('SELECT * FROM users WHERE id = ?', [1]);
     lease.release();
     expect(h.spansNamed('sqlite_pool.acquire')).toEqual([]);
     expect(h.spansNamed('SELECT users')).toEqual([]);
@@ -23,7 +23,7 @@ describe('options', () => {
     await h.tracerProvider.getTracer('app').startActiveSpan('job', async (span) => {
       await flush();
       const inner = await pool.getConnection();
-      inner.get('SELECT * FROM users WHERE id = ?', [1]);
+      await inner.get('SELECT * FROM users WHERE id = ?', [1]);
       inner.release();
       span.end();
     });
@@ -41,12 +41,12 @@ describe('options', () => {
     expect(off.instrumentation.getConfig().enhancedDatabaseReporting).toBeUndefined();
     const pool = await usersPool({ healthCheckConfig: { minHealthyConnections: 1 } });
     await using lease = await pool.getConnection();
-    const run = (): void => {
-      lease.get('SELECT * FROM users WHERE id = ? AND name = ?', [1, 'ada']);
-      lease.all('SELECT * FROM users WHERE id > :min AND email <> @email', { min: 0, email: 'secret@example.com' });
+    const run = async (): Promise<void> => {
+      await lease.get('SELECT * FROM users WHERE id = ? AND name = ?', [1, 'ada']);
+      await lease.all('SELECT * FROM users WHERE id > :min AND email <> @email', { min: 0, email: 'secret@example.com' });
       lease.connection.prepare('SELECT ? AS bytes, ? AS empty').get(Buffer.from([1, 2, 3]), null);
     };
-    run();
+    await run();
     for (const span of off.spans.getFinishedSpans()) {
       expect(Object.keys(span.attributes).filter((k) => k.startsWith('db.query.parameter'))).toEqual([]);
       expect(JSON.stringify(span.attributes)).not.toContain('secret@example.com');
@@ -54,7 +54,7 @@ describe('options', () => {
     off.instrumentation.disable();
 
     const on = telemetryHarness({ enhancedDatabaseReporting: true });
-    run();
+    await run();
     const [positional, named, blob] = on.spans.getFinishedSpans();
     expect(positional!.attributes).toMatchObject({ 'db.query.parameter.0': '1', 'db.query.parameter.1': 'ada' });
     expect(named!.attributes).toMatchObject({ 'db.query.parameter.min': '0', 'db.query.parameter.email': 'secret@example.com' });
@@ -62,7 +62,7 @@ describe('options', () => {
 
     // exec() and pragma() bind nothing: their text (which may hold literals) is no parameter
     on.spans.reset();
-    lease.exec("UPDATE users SET email = 'hidden@example.com' WHERE id = 2");
+    await lease.exec("UPDATE users SET email = 'hidden@example.com' WHERE id = 2");
     lease.pragma('user_version', { simple: true });
     for (const span of on.spans.getFinishedSpans()) {
       expect(Object.keys(span.attributes).filter((k) => k.startsWith('db.query.parameter')), span.name).toEqual([]);
@@ -75,8 +75,8 @@ describe('options', () => {
     const pool = await usersPool({ healthCheckConfig: { minHealthyConnections: 1 } });
     await using lease = await pool.getConnection();
     h.spans.reset();
-    lease.get('SELECT name, email FROM users WHERE id = ?', [1]);
-    lease.exec("UPDATE users SET email = 'x' WHERE id = 1");
+    await lease.get('SELECT name, email FROM users WHERE id = ?', [1]);
+    await lease.exec("UPDATE users SET email = 'x' WHERE id = 1");
     const [select, update] = h.spans.getFinishedSpans();
     expect(select!.attributes['db.query.text']).toBe('SELECT name, email F');
     expect(update!.attributes['db.query.text']).toBe('UPDATE users SET ema');
@@ -107,20 +107,25 @@ describe('options', () => {
     const pool = await usersPool({ poolName: 'hooks', healthCheckConfig: { minHealthyConnections: 1 } });
     await using lease = await pool.getConnection();
     h.spans.reset();
-    const rows = lease.all('SELECT * FROM users WHERE id > ?', [0]);
+    const rows = await lease.all('SELECT * FROM users WHERE id > ?', [0]);
     expect(requests).toEqual([{ sql: 'SELECT * FROM users WHERE id > ?', method: 'all', connectionId: lease.connectionId, poolName: 'hooks', params: [0] }]);
     expect(responses).toEqual([{ method: 'all', result: rows }]);
     expect(h.span('SELECT users').attributes).toMatchObject({ 'app.tenant': 'acme', 'app.rows': 2 });
-    // iterate: the hook gets the iterator when it is returned; the span ends when the rows are read
+    // iterate: the hook gets better-sqlite3's iterator when it is returned (the async iterator's
+    // first next() runs the statement); the span ends when the rows are read
     h.spans.reset();
     const iterator = lease.iterate('SELECT id FROM users');
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
     expect(responses.at(-1)?.method).toBe('iterate');
     expect(typeof (responses.at(-1)?.result as Iterator<unknown>).next).toBe('function');
     expect(h.spansNamed('SELECT users')).toEqual([]);
-    expect([...iterator]).toHaveLength(2);
+    const read: unknown[] = [first.value];
+    for await (const row of iterator) read.push(row);
+    expect(read).toHaveLength(2);
     expect(h.span('SELECT users').attributes).toMatchObject({ 'app.tenant': 'acme', 'app.rows': -1 });
     expect(requests.map((r) => r.method)).toEqual(['all', 'iterate']);
-    lease.exec("DELETE FROM users WHERE email = 'nobody@example.com'");
+    await lease.exec("DELETE FROM users WHERE email = 'nobody@example.com'");
     expect(requests.at(-1)).toMatchObject({ method: 'exec', sql: "DELETE FROM users WHERE email = 'nobody@example.com'", params: [] });
     h.instrumentation.disable();
 
@@ -132,8 +137,8 @@ describe('options', () => {
         throw new Error('response hook bug');
       },
     });
-    expect(lease.all('SELECT * FROM users WHERE id > ?', [0])).toEqual(rows);
-    expect(lease.run('UPDATE users SET email = ? WHERE id = ?', ['z@example.com', 1]).changes).toBe(1);
+    expect(await lease.all('SELECT * FROM users WHERE id > ?', [0])).toEqual(rows);
+    expect((await lease.run('UPDATE users SET email = ? WHERE id = ?', ['z@example.com', 1])).changes).toBe(1);
     const spans = t.spans.getFinishedSpans();
     expect(spans.map((s) => s.name)).toEqual(['SELECT users', 'UPDATE users']);
     for (const span of spans) expect(span.status.code).toBe(SpanStatusCode.UNSET);

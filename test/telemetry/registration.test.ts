@@ -14,7 +14,7 @@ import { histogramCount, metric, onCleanup, telemetryHarness, TestMetricReader, 
 async function workload(pool: Awaited<ReturnType<typeof usersPool>>): Promise<void> {
   await pool.get('SELECT * FROM users WHERE id = ?', [1]);
   await using lease = await pool.getConnection();
-  lease.all('SELECT name FROM users');
+  await lease.all('SELECT name FROM users');
 }
 
 describe('registration', () => {

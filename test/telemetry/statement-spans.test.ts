@@ -62,12 +62,15 @@ describe('statement spans', () => {
     await using lease = await pool.getConnection();
     h.spans.reset();
 
-    expect(lease.run('INSERT INTO users (name, email) VALUES (?, ?)', ['cy', 'cy@example.com']).changes).toBe(1);
-    expect(lease.get('SELECT name FROM users WHERE id = ?', [1])).toEqual({ name: 'ada' });
-    expect(lease.all('SELECT name FROM main.users WHERE id > :min ORDER BY id', { min: 1 })).toEqual([{ name: 'bob' }, { name: 'cy' }]);
+    expect((await lease.run('INSERT INTO users (name, email) VALUES (?, ?)', ['cy', 'cy@example.com'])).changes).toBe(1);
+    expect(await lease.get('SELECT name FROM users WHERE id = ?', [1])).toEqual({ name: 'ada' });
+    expect(await lease.all('SELECT name FROM main.users WHERE id > :min ORDER BY id', { min: 1 })).toEqual([{ name: 'bob' }, { name: 'cy' }]);
     const iterator = lease.iterate<{ id: number }>('SELECT id FROM "users" ORDER BY id');
+    const first = await iterator.next();
     expect(h.spans.getFinishedSpans()).toHaveLength(3); // the iterate span lasts until the rows are read
-    expect([...iterator].map((row) => row.id)).toEqual([1, 2, 3]);
+    const ids: number[] = first.done === true ? [] : [first.value.id];
+    for await (const row of iterator) ids.push(row.id);
+    expect(ids).toEqual([1, 2, 3]);
 
     const spans = h.spans.getFinishedSpans();
     expect(spans.map((s) => s.name)).toEqual(['INSERT users', 'SELECT users', 'SELECT main.users', 'SELECT "users"']);
@@ -89,13 +92,13 @@ describe('statement spans', () => {
     const pool = await usersPool();
     await using lease = await pool.getConnection();
     h.spans.reset();
-    for (const row of lease.iterate<{ id: number }>('SELECT id FROM users ORDER BY id')) {
+    for await (const row of lease.iterate<{ id: number }>('SELECT id FROM users ORDER BY id')) {
       expect(row.id).toBe(1);
       break;
     }
     expect(h.span('SELECT users').ended).toBe(true);
     // the connection is usable again: the iterator was closed
-    expect(lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 2 });
+    expect(await lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 2 });
   });
 
   it('reports exec() text only sanitised, and pragma() with its own span', async () => {
@@ -104,8 +107,8 @@ describe('statement spans', () => {
     await using lease = await pool.getConnection();
     h.spans.reset();
 
-    lease.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, note TEXT DEFAULT 'secret note', total REAL DEFAULT 12.5)");
-    lease.exec("INSERT INTO orders (note) VALUES ('it''s private'); UPDATE orders SET total = 99 WHERE note = x'DEADBEEF'");
+    await lease.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, note TEXT DEFAULT 'secret note', total REAL DEFAULT 12.5)");
+    await lease.exec("INSERT INTO orders (note) VALUES ('it''s private'); UPDATE orders SET total = 99 WHERE note = x'DEADBEEF'");
     expect(lease.pragma('user_version', { simple: true })).toBe(0);
     lease.pragma('user_version = 42');
 
@@ -158,7 +161,7 @@ describe('statement spans', () => {
     const pool = await usersPool();
     await using lease = await pool.getConnection();
     h.spans.reset();
-    expect(lease.all('VALUES (1), (2)')).toHaveLength(2);
+    expect(await lease.all('VALUES (1), (2)')).toHaveLength(2);
     const span = h.span('sqlite');
     expect(span.kind).toBe(SpanKind.CLIENT);
     expect(span.attributes['db.system.name']).toBe('sqlite');
@@ -173,9 +176,9 @@ describe('statement spans', () => {
     await pool.initialize();
     h.spans.reset();
 
-    await pool.transaction((lease) => {
-      lease.run('INSERT INTO users (name) VALUES (?)', ['cy']);
-      lease.run('UPDATE users SET email = NULL WHERE name = ?', ['cy']);
+    await pool.transaction(async (lease) => {
+      await lease.run('INSERT INTO users (name) VALUES (?)', ['cy']);
+      await lease.run('UPDATE users SET email = NULL WHERE name = ?', ['cy']);
     });
     const names = (): string[] => h.spans.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT).map((s) => s.name);
     expect(names()).toEqual(['BEGIN', 'INSERT users', 'UPDATE users', 'COMMIT']);
@@ -184,8 +187,8 @@ describe('statement spans', () => {
     h.spans.reset();
     const failure = new Error('changed my mind');
     await expect(
-      pool.transaction((lease) => {
-        lease.run('DELETE FROM users');
+      pool.transaction(async (lease) => {
+        await lease.run('DELETE FROM users');
         throw failure;
       }),
     ).rejects.toBe(failure);
@@ -206,7 +209,7 @@ describe('statement spans', () => {
     insertMany(['cy', 'di']);
     // BEGIN and COMMIT go through the native handle, beneath the pool: only the statements show.
     expect(h.spans.getFinishedSpans().map((s) => s.name)).toEqual(['INSERT users', 'INSERT users']);
-    expect(lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 4 });
+    expect(await lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 4 });
   });
 
   it('records a failed statement: status ERROR, SQLite code, exception event, and the very error better-sqlite3 threw', async () => {
@@ -221,7 +224,7 @@ describe('statement spans', () => {
 
     let caught: unknown;
     try {
-      lease.run('INSERT INTO users (name) VALUES (?)', ['ada']);
+      await lease.run('INSERT INTO users (name) VALUES (?)', ['ada']);
     } catch (error) {
       caught = error;
     }
@@ -254,7 +257,7 @@ describe('statement spans', () => {
     expect(caughtGet).toBe(thrownByGet.errors[0]);
     let caughtExec: unknown;
     try {
-      lease.exec("INSERT INTO nowhere VALUES ('x')");
+      await lease.exec("INSERT INTO nowhere VALUES ('x')");
     } catch (error) {
       caughtExec = error;
     }
@@ -284,7 +287,7 @@ describe('statement spans', () => {
     const seen: unknown[] = [];
     let caught: unknown;
     try {
-      for (const row of lease.iterate<{ v: number }>('SELECT check_row(id) AS v FROM users ORDER BY id')) seen.push(row.v);
+      for await (const row of lease.iterate<{ v: number }>('SELECT check_row(id) AS v FROM users ORDER BY id')) seen.push(row.v);
     } catch (error) {
       caught = error;
     }
@@ -295,7 +298,7 @@ describe('statement spans', () => {
     expect(span.attributes['error.type']).toBe('Error');
     expect(span.attributes['db.response.status_code']).toBeUndefined(); // not a SQLite code
     expect(span.events.filter((e) => e.name === 'exception')).toHaveLength(1);
-    expect(lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 2 });
+    expect(await lease.get('SELECT count(*) AS n FROM users')).toEqual({ n: 2 });
   });
 
   it('records a statement that fails to prepare as a failed statement span, and rethrows the original error', async () => {
@@ -331,7 +334,7 @@ describe('statement spans', () => {
       const lease = await pool.getConnection();
       await flush();
       try {
-        lease.get('SELECT name FROM users WHERE id = ?', [1]);
+        await lease.get('SELECT name FROM users WHERE id = ?', [1]);
         await pool.all('SELECT name FROM users');
       } finally {
         lease.release();
