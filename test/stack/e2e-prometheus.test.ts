@@ -5,9 +5,11 @@
  *
  * Which fault shows in `sqlite_pool_connection_health{sqlite_pool_connection_status="unhealthy"}`?
  * The pool closes a connection in the same call that finds it unhealthy (a failed probe, a
- * connection-level error), so after a deleted or locked database the unhealthy count is back to 0
- * before any scrape: a deleted file shows as *fewer* connections (SqlitePoolHealthyBelowMinimum),
- * not as unhealthy ones. A connection whose handle was closed behind the pool's back is unhealthy
+ * connection-level error), so the unhealthy count is back to 0 before any scrape can see it. A
+ * deleted file therefore shows as *fewer* connections (replacements cannot open: the demo runs with
+ * fileMustExist), which is SqlitePoolHealthyBelowMinimum, not as unhealthy ones; a locked database
+ * does not fail the default `SELECT 1` probe at all (WAL readers are not blocked; only writes get
+ * SQLITE_BUSY). A connection whose handle was closed behind the pool's back is unhealthy
  * from that moment until the pool next looks at it (a borrow that meets it, or a monitoring cycle).
  * So the demo runs with no load and a long monitoring interval, `close-connection` leaves one
  * unhealthy connection in the pool for as long as the test wants, and `clear` runs the monitoring
