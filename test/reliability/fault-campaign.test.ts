@@ -7,17 +7,17 @@
  *
  *   FAULT_CAMPAIGN_SEED=123 npx vitest run test/reliability/fault-campaign.test.ts   one seed again
  *   FAULT_CAMPAIGN_SEED=random ...                                                   a fresh seed
- *   FAULT_CAMPAIGN_MS=600000 ...          ten minutes of rounds (default 10 s, as CI runs it)
+ *   FAULT_CAMPAIGN_MS=600000 ...          ten minutes of rounds (default 12 s, as CI runs it: 8 rounds)
  *   FAULT_CAMPAIGN_ITERATIONS=50 ...      fifty rounds
- *   FAULT_CAMPAIGN_ROUND_MS=5000 ...      longer rounds (default 2500 ms of faults each)
+ *   FAULT_CAMPAIGN_ROUND_MS=5000 ...      longer rounds (default 1500 ms of faults each)
  *   FAULT_CAMPAIGN_FIRST_SEED=1000 ...    other seeds than CI's (rounds use FIRST_SEED, +1, +2...)
  *   FAULT_CAMPAIGN_VERBOSE=1 ...          print every round's configuration and counts
  */
 import { describe, expect, test } from 'vitest';
 import { roundConfig, runRound } from './support/campaign.js';
 
-const ROUND_MS = positiveInt('FAULT_CAMPAIGN_ROUND_MS', 2500);
-const BUDGET_MS = positiveInt('FAULT_CAMPAIGN_MS', 10_000);
+const ROUND_MS = positiveInt('FAULT_CAMPAIGN_ROUND_MS', 1500);
+const BUDGET_MS = positiveInt('FAULT_CAMPAIGN_MS', 12_000);
 const ROUNDS = positiveInt('FAULT_CAMPAIGN_ITERATIONS', Math.max(1, Math.round(BUDGET_MS / ROUND_MS)));
 /** CI runs the same seeds every time; a failure names its seed. */
 const FIRST_SEED = positiveInt('FAULT_CAMPAIGN_FIRST_SEED', 0x7a11_0001);

@@ -846,6 +846,14 @@ class Round {
     this.#unlock();
     this.#restoreProbes();
     this.#restoreAge();
+    // Half the file rounds end with a file fault, so that recovery has stale connections to find.
+    const rng = this.rng.fork(3000);
+    if (this.config.fileFaults && rng.chance(0.5)) {
+      const last = rng.pick(['moveAway', 'replace', ...(this.config.destroyFaults ? ['destroy'] : [])]);
+      this.faults[last] = (this.faults[last] ?? 0) + 1;
+      this.count('finalFileFault');
+      this.#fault(last, rng);
+    }
   }
 
   #setTimer(run: () => void, ms: number): NodeJS.Timeout {
@@ -903,12 +911,18 @@ class Round {
       const row = (rawPrepare.call(db, 'SELECT gen FROM meta') as unknown as { get(): { gen: number } | undefined }).get();
       if (row?.gen !== liveGen) this.violate(`${connection.connectionId} still reads generation ${String(row?.gen)} after recovery; the live file is generation ${String(liveGen)}`);
     }
-    // The pool serves again.
+    // The pool serves again, and a write lands in the live file.
     this.acquireCalls++;
+    const id = this.#newWrite('txn');
     try {
-      await pool.get('SELECT count(*) AS n FROM writes');
+      const row = await pool.transaction((lease) => lease.get<{ gen: number }>(INSERT_RETURNING_GEN, [id, 'txn']));
+      this.#record(id).gen = row?.gen;
+      this.#record(id).outcome = 'committed';
+      const live = this.files.genAt(this.files.path);
+      if (row?.gen !== live) this.violate(`the first write after recovery went to generation ${String(row?.gen)}; the live file is generation ${String(live)}`);
     } catch (error) {
-      this.violate(`the first query after the faults stopped failed: ${describe(error)}`);
+      this.#record(id).outcome = 'failed';
+      this.violate(`the first write after the faults stopped failed: ${describe(error)}`);
       if (error instanceof SqlitePoolError) this.acquireFailures++;
     }
     if (this.maxStallMs < this.config.leakDetectionThresholdMs / 2) {
