@@ -109,7 +109,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   #state: PoolState = 'new';
   readonly #statementContext: StatementContext;
   /** Worker mode: connections being opened (a worker takes tens of milliseconds to start). */
-  #pendingOpens = 0;
+  readonly #openings = new Set<Promise<unknown>>();
   /** Worker threads still shutting down; `close()` waits for them. */
   readonly #closingConnections = new Set<Promise<void>>();
   #connectionNumber = 0;
@@ -406,7 +406,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     if (this.#state !== 'open') return;
     const min = this.healthCheckConfig.minHealthyConnections;
     if (this.options.mode === 'worker') {
-      while (this.#connections.size + this.#pendingOpens < Math.min(min, this.options.poolSize)) this.#startWorkerOpen(parent, 'refill');
+      while (this.#connections.size + this.#openings.size < Math.min(min, this.options.poolSize)) this.#startWorkerOpen(parent, 'refill');
       return;
     }
     while (this.#connections.size < Math.min(min, this.options.poolSize)) {
@@ -524,7 +524,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   #openFor(parent: TraceHandle | undefined): PooledConnection | undefined {
     if (this.options.mode === 'worker') {
       // Start as many openings as callers wait for (within the pool size); each serves the line when ready.
-      while (this.#pendingOpens < this.#waiters.size && this.#connections.size + this.#pendingOpens < this.options.poolSize) {
+      while (this.#openings.size < this.#waiters.size && this.#connections.size + this.#openings.size < this.options.poolSize) {
         this.#startWorkerOpen(parent, 'open-for-waiters');
       }
       return undefined;
@@ -712,6 +712,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   /** A caller that left a transaction open must not hand it to the next caller. */
   #rollBackLeftovers(pooled: PooledConnection): void {
+    if (pooled.healthy.worker !== undefined) return; // worker mode rolls back with a round trip (#rollBackInWorker)
     const db = pooled.db;
     if (!db.open || !db.inTransaction) return;
     this.options.logger.warn(`Connection ${pooled.connectionId} was released inside an open transaction; rolling back`);
@@ -791,10 +792,9 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   /** Worker mode: opens a connection in the background; it joins the pool and serves the line when ready. */
   #startWorkerOpen(parent: TraceHandle | undefined, retryName: string): void {
-    this.#pendingOpens++;
-    this.#openWorker(parent).then(
+    const opening: Promise<void> = this.#openWorker(parent).then(
       (pooled) => {
-        this.#pendingOpens--;
+        this.#openings.delete(opening);
         this.#openFailuresInARow = 0;
         if (this.#state !== 'open') {
           this.#retire(pooled, 'shutdown');
@@ -804,13 +804,14 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
         this.#pump();
       },
       (error: unknown) => {
-        this.#pendingOpens--;
+        this.#openings.delete(opening);
         this.#lastCreateError = error;
         this.#openFailuresInARow++;
         this.options.logger.warn(errorMessage(error));
         if (this.#state === 'open') this.#scheduleRetry(retryName, () => (retryName === 'refill' ? this.refill() : this.#pump()));
       },
     );
+    this.#openings.add(opening);
   }
 
   #wrap(backend: { connection: Database.Database } | { worker: WorkerConnection }, connectionId: string): PooledConnection {
@@ -942,6 +943,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     for (const pooled of [...this.#connections.values()]) {
       if (pooled.state !== 'leased') this.#retire(pooled, 'shutdown');
     }
+    await Promise.allSettled([...this.#openings]); // connections still opening close as they arrive
     if (this.#connections.leasedCount > 0) {
       await new Promise<void>((resolve) => {
         this.#drained = resolve;

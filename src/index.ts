@@ -13,6 +13,7 @@ export type { DatabaseManagerOptions } from './pool-options.js';
 export { DEFAULT_PRAGMAS } from './pool-options.js';
 export { Lease } from './lease.js';
 export type { BindParameters } from './statement-call.js';
+export type { QueryOptions } from './statement-runner.js';
 export type { Logger } from './logger.js';
 export {
   SqlitePoolError,
@@ -23,6 +24,8 @@ export {
   ConnectionCreateError,
   LeaseReleasedError,
   HealthCheckError,
+  QueryTimeoutError,
+  WorkerExitedError,
   isConnectionFatal,
   errorType,
 } from './errors.js';

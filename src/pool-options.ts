@@ -152,6 +152,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (filename === MEMORY_FILENAME && poolSize > 1) {
     throw new ConfigurationError('poolSize', poolSize, 'expected 1 for ":memory:": every connection to ":memory:" opens a separate, empty database');
   }
+  if (filename === MEMORY_FILENAME && resolved.readonly) {
+    throw new ConfigurationError('readonly', true, 'expected false for ":memory:": an in-memory database cannot be opened read-only');
+  }
   return resolved;
 }
 

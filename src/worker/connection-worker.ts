@@ -1,26 +1,35 @@
 /**
- * The body of a worker thread that owns one better-sqlite3 connection. It opens the connection
- * from `workerData`, then answers requests one at a time; the pool terminates the thread when a
- * statement or probe runs past its timeout, which is the only way to stop a running SQLite call.
+ * The body of a worker process that owns one better-sqlite3 connection. It opens the connection
+ * from the options in its environment, then answers requests one at a time over IPC. The pool
+ * kills the process when a statement or probe runs past its timeout: better-sqlite3 has no way to
+ * interrupt a running statement, and a worker *thread* stuck in SQLite cannot be terminated
+ * (V8 stops JavaScript, not native code), so a process is the only unit that can really be stopped.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { HealthCheckConfig } from '../config.js';
 import { HealthCheckError } from '../errors.js';
 import { HealthProbe, fileIdentityOf } from '../health-probe.js';
 import { restoreBuffers, type SerializedError, type WorkerOpenOptions, type WorkerRequest, type WorkerResponse, type WorkerReady } from './protocol.js';
 
-const port = parentPort;
-if (port === null) throw new Error('connection-worker must run in a worker thread');
-const options = workerData as WorkerOpenOptions;
+const send = process.send?.bind(process);
+if (send === undefined) throw new Error('connection-worker must run as a forked worker process');
+const options = JSON.parse(process.env.OTEL_SQLITE_POOL_WORKER ?? '{}') as WorkerOpenOptions;
+const port = {
+  postMessage: (message: unknown, done?: () => void): void => void send(message, undefined, undefined, done),
+  on: (event: 'message', listener: (message: WorkerRequest | 'close') => void): void => void process.on(event, listener),
+  close: (): void => process.disconnect(),
+};
+// The pool going away (crash, kill) must take its connections with it.
+process.on('disconnect', () => process.exit(0));
 
-let db: Database.Database;
+let db!: Database.Database; // assigned below, or the process exits
 try {
   db = new Database(options.filename, { readonly: options.readonly, fileMustExist: options.fileMustExist, timeout: options.busyTimeoutMs });
   for (const [name, value] of Object.entries(options.pragmas)) db.pragma(`${name} = ${String(value)}`);
 } catch (error) {
-  port.postMessage({ ready: false, error: serialize(error) } satisfies WorkerReady);
-  process.exit(0);
+  // Report, then leave; the wait keeps the rest of this module from running meanwhile.
+  port.postMessage({ ready: false, error: serialize(error) } satisfies WorkerReady, () => process.exit(0));
+  await new Promise(() => {});
 }
 const probe = new HealthProbe(db, fileIdentityOf(db.name), options.busyTimeoutMs);
 const statements = new Map<string, Database.Statement>();
@@ -99,8 +108,7 @@ port.on('message', (request: WorkerRequest | 'close') => {
   if (request === 'close') {
     for (const iterator of cursors.values()) iterator.return?.();
     if (db.open) db.close();
-    port.close();
-    return;
+    process.exit(0);
   }
   const startedAt = performance.now();
   let response: WorkerResponse;

@@ -1,12 +1,24 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { HealthCheckError, QueryTimeoutError, WorkerExitedError } from '../errors.js';
 import type { SerializedError, StatementRequest, WorkerOpenOptions, WorkerReady, WorkerResponse } from './protocol.js';
 export { restoreBuffers } from './protocol.js';
 
-/** The worker script next to this file: `.js` once built, `.ts` when run from source (tests, tsx). */
-const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './connection-worker.ts' : './connection-worker.js', import.meta.url);
-const workerExecArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+/**
+ * Starts the worker process: `connection-worker.js` next to this file once built; run from
+ * TypeScript source (tests, tsx), the same file as `.ts` under tsx's loader. `advanced`
+ * serialization keeps BigInt and binary values intact across the boundary.
+ */
+function startWorker(options: WorkerOpenOptions): ChildProcess {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const script = new URL(fromSource ? './connection-worker.ts' : './connection-worker.js', import.meta.url);
+  return fork(script, [], {
+    serialization: 'advanced',
+    execArgv: fromSource ? ['--import', 'tsx'] : [],
+    env: { ...process.env, OTEL_SQLITE_POOL_WORKER: JSON.stringify(options) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
 
 interface Pending {
   readonly resolve: (response: WorkerResponse) => void;
@@ -16,13 +28,13 @@ interface Pending {
 }
 
 /**
- * The main thread's side of a connection that lives in a worker thread. Requests go one at a
- * time (a connection runs one statement at a time anyway); a request with a timeout terminates the
- * worker when it runs over, which stops the SQLite call for real. A crash or exit fails every
- * pending request with `WorkerExitedError` and marks the connection closed.
+ * The pool's side of a connection that lives in a worker process. A connection runs one
+ * statement at a time; a request with a timeout kills the worker when it runs over, which stops
+ * the SQLite call for real (a worker thread could not be stopped inside SQLite). A crash or exit
+ * fails every pending request with `WorkerExitedError` and marks the connection closed.
  */
 export class WorkerConnection {
-  readonly #worker: Worker;
+  readonly #worker: ChildProcess;
   readonly #pending = new Map<number, Pending>();
   readonly #connectionId: string;
   #nextId = 1;
@@ -32,20 +44,23 @@ export class WorkerConnection {
   /** Called once when the worker stops for any reason other than `close()`. */
   onExit: ((reason: string) => void) | undefined;
 
-  private constructor(worker: Worker, connectionId: string) {
+  private constructor(worker: ChildProcess, connectionId: string) {
     this.#worker = worker;
     this.#connectionId = connectionId;
     worker.on('message', (response: WorkerResponse) => this.#settle(response));
-    worker.on('error', (error) => this.#stopped(`crashed: ${error.message}`, error));
-    worker.on('exit', (code) => this.#stopped(`exited with code ${code}`));
+    worker.on('error', (error) => this.#stopped(`failed: ${error.message}`, error));
+    worker.on('exit', (code, signal) => this.#stopped(signal === null ? `exited with code ${code}` : `was killed by ${signal}`));
+    // An idle pool must not keep the process alive through its workers' IPC channels.
+    worker.unref();
+    worker.channel?.unref();
   }
 
   /** Starts a worker and waits until its connection is open; rejects with the open error. */
   static open(options: WorkerOpenOptions, connectionId: string): Promise<WorkerConnection> {
-    const worker = new Worker(workerUrl, { workerData: options, execArgv: workerExecArgv });
+    const worker = startWorker(options);
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
-      const onExit = (code: number): void => reject(new WorkerExitedError(connectionId, `exited with code ${code} before its connection opened`));
+      const onExit = (code: number | null): void => reject(new WorkerExitedError(connectionId, `exited with code ${code} before its connection opened`));
       worker.once('error', onError);
       worker.once('exit', onExit);
       worker.once('message', (ready: WorkerReady) => {
@@ -53,7 +68,7 @@ export class WorkerConnection {
         worker.off('exit', onExit);
         if (ready.ready) resolve(new WorkerConnection(worker, connectionId));
         else {
-          void worker.terminate();
+          worker.kill('SIGKILL');
           reject(deserialize(ready.error));
         }
       });
@@ -69,9 +84,9 @@ export class WorkerConnection {
     return this.#inTransaction;
   }
 
-  /** The worker's thread id (for diagnostics). */
-  get threadId(): number {
-    return this.#worker.threadId;
+  /** The worker's process id (for diagnostics). */
+  get pid(): number | undefined {
+    return this.#worker.pid;
   }
 
   /**
@@ -87,20 +102,28 @@ export class WorkerConnection {
           ? undefined
           : setTimeout(() => this.#timedOut(id), Math.max(0, Math.min(timeoutMs, 2_147_483_647)));
       this.#pending.set(id, { resolve, reject, timer, onTimeout });
-      this.#worker.postMessage({ ...request, id });
+      // While a request is out, the pool is waiting on this worker: keep the process alive.
+      if (this.#pending.size === 1) this.#worker.channel?.ref();
+      this.#worker.send({ ...request, id });
     });
   }
 
-  /** Closes the connection in the worker and ends the thread. */
+  /** Closes the connection in the worker and waits for the process to end. */
   async close(): Promise<void> {
-    if (!this.#open) return;
-    this.#open = false;
-    this.#exitReason = 'closed';
-    this.#worker.postMessage('close');
-    await this.#worker.terminate();
+    const worker = this.#worker;
+    if (worker.exitCode !== null || worker.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.ref(); // someone awaits this close: the process must live until the worker is gone
+    if (this.#open) {
+      this.#open = false;
+      this.#exitReason = 'closed';
+      if (worker.connected) worker.send('close');
+      else worker.kill('SIGKILL');
+    }
+    await exited;
   }
 
-  /** Ends the thread at once (a runaway statement, a stuck probe). */
+  /** Ends the process at once (a runaway statement, a stuck probe). */
   terminate(reason: string): void {
     this.#stopped(reason);
   }
@@ -112,6 +135,7 @@ export class WorkerConnection {
     if (pending === undefined) return;
     this.#pending.delete(response.id);
     if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (this.#pending.size === 0) this.#worker.channel?.unref();
     pending.resolve(response);
   }
 
@@ -131,7 +155,7 @@ export class WorkerConnection {
     const wasOpen = this.#open;
     this.#open = false;
     this.#exitReason = reason;
-    void this.#worker.terminate();
+    if (this.#worker.exitCode === null && this.#worker.signalCode === null) this.#worker.kill('SIGKILL');
     this.#failPending(reason, cause);
     if (wasOpen) this.onExit?.(reason);
   }
