@@ -41,12 +41,15 @@ export class WorkerConnection {
   #open = true;
   #inTransaction = false;
   #exitReason: string | undefined;
+  /** Settles when the worker process has exited (after `close()`, a kill, or a crash). */
+  readonly exited: Promise<void>;
   /** Called once when the worker stops for any reason other than `close()`. */
   onExit: ((reason: string) => void) | undefined;
 
   private constructor(worker: ChildProcess, connectionId: string) {
     this.#worker = worker;
     this.#connectionId = connectionId;
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (response: WorkerResponse) => this.#settle(response));
     worker.on('error', (error) => this.#stopped(`failed: ${error.message}`, error));
     worker.on('exit', (code, signal) => this.#stopped(signal === null ? `exited with code ${code}` : `was killed by ${signal}`));
@@ -112,7 +115,6 @@ export class WorkerConnection {
   async close(): Promise<void> {
     const worker = this.#worker;
     if (worker.exitCode !== null || worker.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.ref(); // someone awaits this close: the process must live until the worker is gone
     if (this.#open) {
       this.#open = false;
@@ -120,7 +122,7 @@ export class WorkerConnection {
       if (worker.connected) worker.send('close');
       else worker.kill('SIGKILL');
     }
-    await exited;
+    await this.exited;
   }
 
   /** Ends the process at once (a runaway statement, a stuck probe). */
