@@ -432,11 +432,15 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   #takeReadyNow(acquireStack?: string): PooledConnection | undefined {
     if (this.#waiters.size > 0) return undefined;
     const top = this.#connections.peekIdle();
-    if (top === undefined || top.healthy.needsProbe() || top.healthy.hasFreshFailure() || top.healthy.status !== ConnectionStatus.HEALTHY) {
-      // Anything unusual (a probe, a retirement, a new connection) goes through the queue.
+    if (top === undefined) return undefined;
+    // One clock read for the whole decision: this runs for every statement of the shortcuts.
+    const t = now();
+    const healthy = top.healthy;
+    if (healthy.needsProbe(t) || healthy.metrics.lastHealthCheckPassed === false || healthy.statusAt(t) !== ConnectionStatus.HEALTHY) {
+      // Anything unusual (a probe, a cached failure, a retirement, a new connection) goes through the queue.
       return undefined;
     }
-    this.#lend(top, acquireStack);
+    this.#lend(top, acquireStack, t);
     return top;
   }
 
@@ -539,10 +543,10 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     return pooled;
   }
 
-  #lend(pooled: PooledConnection, acquireStack?: string): void {
+  #lend(pooled: PooledConnection, acquireStack?: string, t: number = now()): void {
     this.#connections.lease(pooled);
-    pooled.leasedAt = now();
-    pooled.healthy.touch();
+    pooled.leasedAt = t;
+    pooled.healthy.touch(t);
     if (this.options.leakDetectionThresholdMs > 0) {
       pooled.acquireStack = acquireStack ?? new Error('Acquired here').stack;
       if (!this.#housekeeper.has('leaks')) {
