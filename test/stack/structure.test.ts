@@ -246,6 +246,7 @@ describe('Prometheus alert rules', () => {
       [
         'SqlitePoolAcquireTimeouts',
         'SqlitePoolConnectionChurn',
+        'SqlitePoolConnectionsReplaced',
         'SqlitePoolHealthCheckSuccessRateLow',
         'SqlitePoolHealthyBelowMinimum',
         'SqlitePoolLeakedLeases',
