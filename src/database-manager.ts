@@ -396,8 +396,17 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   /** A reserved connection's probe finished: back to idle, or replaced; then serve waiters. */
   #settleReservedProbe(pooled: PooledConnection, result: HealthCheckResult, parent: TraceHandle | undefined): void {
     if (pooled.state !== 'reserved') return; // closed meanwhile (pool closing, worker exit)
-    if (result.passed) this.#connections.makeIdle(pooled);
-    else this.#afterFailedProbe(pooled, parent);
+    if (!result.passed) this.#afterFailedProbe(pooled, parent);
+    else {
+      // Lend it to the head of the line now: back on the idle stack, a cache shorter than the
+      // probe's round trip (cacheDurationMs 0) would send it to another probe, and so on forever.
+      const waiter = this.#state === 'open' && pooled.healthy.status === ConnectionStatus.HEALTHY ? this.#waiters.shift() : undefined;
+      if (waiter === undefined) this.#connections.makeIdle(pooled);
+      else {
+        this.#lend(pooled, waiter.acquireStack);
+        this.#deliver(waiter, pooled);
+      }
+    }
     if (this.#waiters.size > 0) this.#pump();
   }
 
