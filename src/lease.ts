@@ -1,5 +1,5 @@
 import type { Database, RunResult, Statement } from 'better-sqlite3';
-import { LeaseReleasedError, errorMessage } from './errors.js';
+import { LeaseReleasedError } from './errors.js';
 import type { HealthyConnection } from './healthy-connection.js';
 import type { PooledConnection } from './pooled-connection.js';
 import type { BindParameters } from './statement-call.js';
@@ -101,12 +101,9 @@ export class Lease implements Disposable, AsyncDisposable {
     } catch (error) {
       const pooled = this.#pooled;
       if (pooled !== undefined && pooled.healthy.open && pooled.inTransaction) {
-        try {
-          await this.run('ROLLBACK', undefined, options);
-        } catch (rollbackError) {
-          // The release rolls back again, or replaces a connection that cannot.
-          void errorMessage(rollbackError);
-        }
+        // If this ROLLBACK fails, the caller's error still wins: the release rolls back again,
+        // or replaces a connection that cannot.
+        await this.run('ROLLBACK', undefined, options).catch(() => undefined);
       }
       throw error;
     }
