@@ -790,11 +790,14 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
         connectionId,
       );
       const pooled = this.#wrap({ worker }, connectionId);
-      worker.onExit = (reason) => this.#onWorkerExit(pooled, reason);
       if (this.healthCheckConfig.enabled) {
         const result = await this.#probe(pooled, 'connect', parent, true);
         if (!result.passed) throw result.error ?? new Error('The new connection failed its first probe');
       }
+      // Only now: a worker that dies during its first probe (killed on a probe timeout) is a failed
+      // opening, not a pool connection to retire (which counted a close with no creation).
+      if (!worker.open) throw new Error('The worker stopped during its first probe');
+      worker.onExit = (reason) => this.#onWorkerExit(pooled, reason);
       this.#opened(parent, startedAt, connectionId);
       return pooled;
     } catch (error) {
