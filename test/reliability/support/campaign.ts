@@ -42,6 +42,7 @@ export const HEAVY_PROBE = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x 
 export interface RoundConfig {
   readonly seed: number;
   readonly regime: Regime;
+  readonly mode: 'thread' | 'worker';
   readonly durationMs: number;
   readonly callers: number;
   readonly journalMode: 'WAL' | 'DELETE';
@@ -76,26 +77,32 @@ export interface RoundConfig {
  *   probe results are cached long (a failed probe must still keep a connection from callers);
  * - files: WAL, the file renamed away, restored, replaced (and sometimes unlinked) under load;
  * - locks: rollback journal, where an exclusive lock also blocks readers and file-reading probes;
- * - crowd: many callers on a small pool: queues, timeouts, aborts, leaks.
+ * - crowd: many callers on a small pool: queues, timeouts, aborts, leaks;
+ * - workers: mode 'worker' (each connection in its own process): connections are killed with
+ *   SIGKILL instead of closed, slow probes kill their worker, the file is replaced and restored
+ *   (the path is never left empty: without onConnect nothing would create the schema). Twice as
+ *   long, since starting a worker takes a few hundred milliseconds.
  */
-export const REGIMES = ['quiet', 'files', 'locks', 'crowd'] as const;
+export const REGIMES = ['quiet', 'files', 'locks', 'crowd', 'workers'] as const;
 export type Regime = (typeof REGIMES)[number];
 
 /** Everything about a round follows from its seed. */
 export function roundConfig(seed: number, durationMs: number): RoundConfig {
   const rng = new Prng(seed);
   const regime = REGIMES[seed % REGIMES.length] as Regime;
-  const journalMode = regime === 'files' || regime === 'crowd' ? 'WAL' : regime === 'locks' ? 'DELETE' : rng.pick(['WAL', 'DELETE'] as const);
-  const fileFaults = journalMode === 'WAL' && (regime === 'files' || rng.chance(0.5));
-  const poolSize = regime === 'crowd' ? rng.int(1, 3) : rng.int(1, 6);
+  const workers = regime === 'workers';
+  const journalMode = regime === 'files' || regime === 'crowd' || workers ? 'WAL' : regime === 'locks' ? 'DELETE' : rng.pick(['WAL', 'DELETE'] as const);
+  const fileFaults = journalMode === 'WAL' && (regime === 'files' || workers || rng.chance(0.5));
+  const poolSize = regime === 'crowd' ? rng.int(1, 3) : workers ? rng.int(2, 4) : rng.int(1, 6);
   return {
     seed,
     regime,
-    durationMs,
+    mode: workers ? 'worker' : 'thread',
+    durationMs: workers ? durationMs * 2 : durationMs,
     callers: regime === 'quiet' ? rng.int(1, 3) : regime === 'crowd' ? rng.int(12, 24) : rng.int(4, 16),
     journalMode,
     fileFaults,
-    destroyFaults: fileFaults && rng.chance(0.4),
+    destroyFaults: fileFaults && !workers && rng.chance(0.4),
     faultGapMs: rng.pick([[2, 20], [10, 60], [40, 150]] as const),
     poolSize,
     minHealthyConnections: rng.int(0, Math.min(2, poolSize)),
@@ -104,12 +111,12 @@ export function roundConfig(seed: number, durationMs: number): RoundConfig {
     busyTimeoutMs: rng.int(2, 15),
     statementCacheSize: rng.pick([0, 3, 100]),
     probe: {
-      timeoutMs: rng.int(15, 60),
+      timeoutMs: workers ? rng.int(200, 500) : rng.int(15, 60),
       query: regime === 'locks' ? rng.pick(['PRAGMA schema_version', 'SELECT count(*) FROM meta']) : rng.pick(['SELECT 1', 'PRAGMA schema_version', 'SELECT count(*) FROM meta']),
-      intervalMs: rng.int(20, 200),
+      intervalMs: workers ? rng.int(100, 400) : rng.int(20, 200),
       cacheDurationMs: regime === 'quiet' ? rng.int(50, 300) : rng.pick([0, rng.int(1, 40), rng.int(50, 300)]),
       maxAgeMs: rng.chance(0.5) ? Infinity : rng.int(400, 2000),
-      maxUsage: rng.chance(0.5) ? 1000 : rng.int(5, 60),
+      maxUsage: rng.chance(0.5) ? 1000 : workers ? rng.int(50, 200) : rng.int(5, 60),
       maxIdleTimeMs: rng.chance(0.5) ? Infinity : rng.int(300, 1500),
       maxConsecutiveFailures: rng.int(0, 3),
       batchSize: rng.int(1, 5),
@@ -184,13 +191,18 @@ class Round {
 
   // What the callers saw.
   readonly ledger = new Map<string, WriteRecord>();
-  readonly holders = new Map<Database.Database, string>();
+  /** Who holds each connection, by connection id. */
+  readonly holders = new Map<string, string>();
   readonly holdsMs: number[] = [];
   readonly abandoned = new Set<Abandoned>();
   readonly abandonedHoldsMs: number[] = [];
   readonly seenConnections = new Set<HealthyConnection>();
   readonly openedHandles: Database.Database[] = [];
+  /** Worker mode: the process ids of every worker seen. */
+  readonly workerPids = new Set<number>();
   readonly closedBehindBack = new Set<HealthyConnection>();
+  /** Each connection the pool said it closed ("Closed conn_7 (idle) ..."), and why. */
+  readonly closedIds = new Map<string, string>();
   readonly inFlight = new Map<number, string>();
   acquireCalls = 0;
   acquireFailures = 0;
@@ -232,12 +244,21 @@ class Round {
       meterProvider: this.telemetry.meterProvider,
       tracerProvider: this.telemetry.tracerProvider,
     });
+    const closedLog = (message: string): void => {
+      const closed = /^Closed (\S+) \((\w+)\)/.exec(message);
+      if (closed === null) return;
+      const [, id, reason] = closed as unknown as [string, string, string];
+      const before = this.closedIds.get(id);
+      if (before !== undefined) this.violate(`${id} was closed twice: ${before}, then ${reason}`);
+      this.closedIds.set(id, reason);
+    };
     const logger: Logger = {
-      debug: () => {},
+      debug: closedLog,
       info: () => {},
       error: () => {},
       warn: (message: string) => {
         if (message.startsWith('Possible leak:')) this.leakWarnings++;
+        closedLog(message);
       },
     };
     this.#timeoutsBefore = activeTimeouts();
@@ -253,11 +274,18 @@ class Round {
       pragmas: { journal_mode: config.journalMode, synchronous: 'NORMAL', foreign_keys: 'ON' },
       healthCheckConfig: { ...config.probe, minHealthyConnections: config.minHealthyConnections },
       logger,
-      onConnect: (db) => {
-        this.openedHandles.push(db);
-        this.files.prepare(db);
-      },
+      mode: config.mode,
+      // Worker mode takes no onConnect: the test creates every file the pool will see (see #fault).
+      ...(config.mode === 'thread'
+        ? {
+            onConnect: (db: Database.Database) => {
+              this.openedHandles.push(db);
+              this.files.prepare(db);
+            },
+          }
+        : {}),
     });
+    if (config.mode === 'worker') this.files.replace();
   }
 
   count(name: string, by = 1): void {
@@ -501,18 +529,22 @@ class Round {
     let fnStarted = false;
     this.acquireCalls++;
     try {
-      await this.pool.withConnection(async (db, lease) => {
+      const body = async (lease: Lease, db: Database.Database | undefined): Promise<void> => {
         fnStarted = true;
         this.#deadlineMet(label, startedAt, timeoutMs, false, 'withConnection');
         const held = this.#leased(lease, label, epoch, false);
         try {
-          db.prepare('SELECT count(*) FROM writes').get();
+          if (db !== undefined) db.prepare('SELECT count(*) FROM writes').get();
+          else await lease.get('SELECT count(*) FROM writes');
           await pause(rng);
           if (willThrow) throw planned;
         } finally {
           this.#unheld(held);
         }
-      }, { timeoutMs });
+      };
+      // withConnection() hands out the raw handle, which only the in-thread mode has.
+      if (this.config.mode === 'thread') await this.pool.withConnection((db, lease) => body(lease, db), { timeoutMs });
+      else await this.pool.withLease((lease) => body(lease, undefined), { timeoutMs });
       if (willThrow) this.violate(`${label}: withConnection() resolved although its callback threw`);
     } catch (error) {
       const kind = this.#classify(error, label, epoch, { planned: willThrow ? planned : undefined });
@@ -626,22 +658,23 @@ class Round {
 
   /** What must hold for a connection the moment a caller gets it. */
   #leased(lease: Lease, label: string, epoch: number, insideTransaction: boolean): Held {
-    const db = lease.connection;
+    const id = lease.connectionId;
     const healthy = lease.healthyConnection;
     this.seenConnections.add(healthy);
-    const holder = this.holders.get(db);
-    if (holder !== undefined) this.violate(`${lease.connectionId} was leased to ${label} while ${holder} still held it`);
-    this.holders.set(db, label);
-    if (!insideTransaction && db.inTransaction) this.violate(`${label} received ${lease.connectionId} with an open transaction`);
+    if (healthy.worker?.pid !== undefined) this.workerPids.add(healthy.worker.pid);
+    const holder = this.holders.get(id);
+    if (holder !== undefined) this.violate(`${id} was leased to ${label} while ${holder} still held it`);
+    this.holders.set(id, label);
+    if (!insideTransaction && lease.inTransaction) this.violate(`${label} received ${id} with an open transaction`);
     if (healthy.metrics.lastHealthCheckPassed === false) {
       this.violate(`${label} received ${lease.connectionId} whose last probe failed (${healthy.metrics.lastHealthCheckError?.code ?? '?'})`);
     }
-    if (!db.open && this.closeEpoch === epoch) this.violate(`${label} received ${lease.connectionId} with a closed handle`);
-    return { lease, label, since: now(), db };
+    if (!healthy.open && this.closeEpoch === epoch) this.violate(`${label} received ${id} with a closed connection`);
+    return { lease, label, since: now(), id };
   }
 
   #unheld(held: Held): void {
-    if (this.holders.get(held.db) === held.label) this.holders.delete(held.db);
+    if (this.holders.get(held.id) === held.label) this.holders.delete(held.id);
     this.holdsMs.push(now() - held.since);
   }
 
@@ -668,6 +701,12 @@ class Round {
       return 'acquire';
     }
     if (error instanceof ConnectionCreateError) return 'acquire';
+    if (error instanceof SqlitePoolError && error.code === 'SQLITE_POOL_WORKER_EXITED') {
+      this.count('workerExitedErrors');
+      // Only a fault that killed workers behind the pool's back may cause this.
+      if (this.closeEpoch === epoch) this.violate(`${label}: a worker exited with no kill fault: ${error.message}`);
+      return 'statement';
+    }
     if (error instanceof LeaseReleasedError) {
       this.violate(`${label}: unexpected LeaseReleasedError`);
       return 'released';
@@ -700,6 +739,9 @@ class Round {
   }
 
   #checkStats(where: string): void {
+    if (this.config.mode === 'worker') {
+      for (const connection of this.pool.connections()) if (connection.worker?.pid !== undefined) this.workerPids.add(connection.worker.pid);
+    }
     const stats = this.pool.getConnectionStatsSync();
     if (stats.usedConnections + stats.availableConnections > stats.maxPoolSize) {
       this.violate(`${where}: used ${stats.usedConnections} + idle ${stats.availableConnections} > poolSize ${stats.maxPoolSize}`);
@@ -755,10 +797,15 @@ class Round {
       case 'closeBehindBack': {
         const all = rng.chance(0.5);
         for (const connection of this.pool.connections()) {
-          if ((all || rng.chance(0.5)) && connection.connection.open) {
+          if (!(all || rng.chance(0.5)) || !connection.open) continue;
+          const pid = connection.worker?.pid;
+          if (pid !== undefined) {
+            this.workerPids.add(pid);
+            process.kill(pid, 'SIGKILL'); // worker mode: the process dies under the pool
+          } else {
             connection.connection.close();
-            this.closedBehindBack.add(connection);
           }
+          this.closedBehindBack.add(connection);
         }
         this.closeEpoch++;
         return;
@@ -802,7 +849,9 @@ class Round {
         return;
       }
       case 'moveAway':
-        this.files.moveAway();
+        // Worker mode: nothing would create the schema in a file the pool creates; put a fresh one in.
+        if (this.config.mode === 'worker') this.files.replace();
+        else this.files.moveAway();
         return;
       case 'restore':
         if (this.files.away.length > 0) this.files.restore(rng.int(0, this.files.away.length - 1));
@@ -892,11 +941,14 @@ class Round {
   async #recover(): Promise<void> {
     const pool = this.pool;
     const min = this.config.minHealthyConnections;
-    // Two monitoring intervals: the cycles the timer would run, run now.
-    await pool.healthManager.runCycle();
-    await pool.healthManager.runCycle();
+    // Two monitoring intervals: the cycles the timer would run, run now. In worker mode a cycle
+    // only starts the replacements; each then takes a process start (allowed 3 s) to join.
+    for (let cycle = 0; cycle < 2; cycle++) {
+      await pool.healthManager.runCycle();
+      if (this.config.mode === 'worker') await this.#settleOpenings(3000);
+    }
     const healthy = [...pool.connections()].filter(
-      (c) => c.connection.open && c.status !== 'unhealthy' && c.metrics.lastHealthCheckPassed !== false,
+      (c) => c.open && c.status !== 'unhealthy' && c.metrics.lastHealthCheckPassed !== false,
     );
     if (healthy.length < min) {
       this.violate(`${healthy.length} healthy connection(s) two monitoring cycles after the faults stopped; minHealthyConnections ${min} ` +
@@ -904,7 +956,7 @@ class Round {
     }
     // Every connection left reads the live file (those on a renamed, replaced or unlinked one failed a probe).
     const liveGen = this.files.genAt(this.files.path);
-    for (const connection of pool.connections()) {
+    for (const connection of this.config.mode === 'thread' ? pool.connections() : []) {
       const db = connection.connection;
       if (!db.open) continue;
       const rawPrepare = (Object.getPrototypeOf(db) as Database.Database).prepare;
@@ -915,7 +967,7 @@ class Round {
     this.acquireCalls++;
     const id = this.#newWrite('txn');
     try {
-      const row = await pool.transaction((lease) => lease.get<{ gen: number }>(INSERT_RETURNING_GEN, [id, 'txn']));
+      const row = await pool.transaction((lease) => lease.get<{ gen: number }>(INSERT_RETURNING_GEN, [id, 'txn']), { timeoutMs: 5000 });
       this.#record(id).gen = row?.gen;
       this.#record(id).outcome = 'committed';
       const live = this.files.genAt(this.files.path);
@@ -923,7 +975,7 @@ class Round {
     } catch (error) {
       this.#record(id).outcome = 'failed';
       this.violate(`the first write after the faults stopped failed: ${describe(error)}`);
-      if (error instanceof SqlitePoolError) this.acquireFailures++;
+      if (this.#classify(error, 'recovery write', this.closeEpoch) === 'acquire') this.acquireFailures++;
     }
     if (this.maxStallMs < this.config.leakDetectionThresholdMs / 2) {
       // Only then is "held longer than the threshold" unambiguous on a loaded machine.
@@ -946,6 +998,13 @@ class Round {
     this.#lastGauges = gaugeValues(metrics, pool.poolName);
     if (used !== 0) this.violate(`${used} connection(s) used after every caller released`);
     this.#checkCounters(stats, metrics, 'recovery');
+  }
+
+  /** Worker mode: waits until the pool holds at least its minimum, or `ms` passed. */
+  async #settleOpenings(ms: number): Promise<void> {
+    const min = Math.min(this.config.minHealthyConnections, this.config.poolSize);
+    const until = now() + ms;
+    while (now() < until && [...this.pool.connections()].filter((c) => c.open).length < min) await sleep(10);
   }
 
   #checkLeakBounds(): void {
@@ -992,7 +1051,9 @@ class Round {
     if (Math.abs(rate - expectedRate) > 1e-9) this.violate(`${when}: healthCheckSuccessRate ${rate}, expected ${expectedRate}`);
     const closed = Object.values(life.closed).reduce((a, b) => a + b, 0);
     expect('connections created minus closed vs open', life.created - closed, stats.poolSize);
-    if (life.created > this.openedHandles.length) this.violate(`${when}: ${life.created} connections created but onConnect ran ${this.openedHandles.length} times`);
+    if (this.config.mode === 'thread' && life.created > this.openedHandles.length) {
+      this.violate(`${when}: ${life.created} connections created but onConnect ran ${this.openedHandles.length} times`);
+    }
   }
 
   /** Shutdown under load: leases held into close(), some returned during the drain, waiters queued. */
@@ -1051,7 +1112,17 @@ class Round {
     if (stats.poolSize !== 0 || [...pool.connections()].length !== 0) this.violate(`${stats.poolSize} connection(s) left after close()`);
     const open = this.openedHandles.filter((db) => db.open).length;
     if (open > 0) this.violate(`${open} of ${this.openedHandles.length} better-sqlite3 handles still open after close()`);
-    const seenOpen = [...this.seenConnections].filter((c) => c.connection.open).length;
+    const seenOpen = [...this.seenConnections].filter((c) => c.open).length;
+    for (const connection of this.pool.connections()) if (connection.worker?.pid !== undefined) this.workerPids.add(connection.worker.pid);
+    const alive = [...this.workerPids].filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (alive.length > 0) this.violate(`${alive.length} of ${this.workerPids.size} worker processes still alive after close(): ${alive.join(', ')}`);
     if (seenOpen > 0) this.violate(`${seenOpen} leased connection(s) still open after close()`);
     if (telemetryRegistry.pools.has(pool)) this.violate('the pool is still in the telemetry registry after close()');
     // The test's own timers go first; then let cleared timers report their destruction.
@@ -1129,7 +1200,8 @@ interface Held {
   readonly lease: Lease;
   readonly label: string;
   readonly since: number;
-  readonly db: Database.Database;
+  /** The connection's id (unique in the pool). */
+  readonly id: string;
 }
 
 /** The pool's connection gauges, as a comparable string. */
