@@ -5,9 +5,15 @@
  * round then checks, after the faults stop, that the pool kept its promises; see
  * support/campaign.ts for the invariants and how they are measured.
  *
+ * A seed fixes the round's regime (seed % 5: quiet, files, locks, crowd, workers), its pool
+ * configuration and what every caller and the injector do; time is real, so the exact
+ * interleaving varies between runs, and the assertions are invariants that hold for any of them.
+ * A failure prints its seed, the violations and the round's configuration and counts.
+ *
  *   FAULT_CAMPAIGN_SEED=123 npx vitest run test/reliability/fault-campaign.test.ts   one seed again
  *   FAULT_CAMPAIGN_SEED=random ...                                                   a fresh seed
- *   FAULT_CAMPAIGN_MS=600000 ...          ten minutes of rounds (default 12 s, as CI runs it: 8 rounds)
+ *   FAULT_CAMPAIGN_MS=600000 ...          ten minutes of rounds (default 12 s, as CI runs it: 8 rounds;
+ *                                         a workers round lasts twice as long)
  *   FAULT_CAMPAIGN_ITERATIONS=50 ...      fifty rounds
  *   FAULT_CAMPAIGN_ROUND_MS=5000 ...      longer rounds (default 1500 ms of faults each)
  *   FAULT_CAMPAIGN_FIRST_SEED=1000 ...    other seeds than CI's (rounds use FIRST_SEED, +1, +2...)
