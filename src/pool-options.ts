@@ -139,6 +139,12 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     queryTimeoutMs: options.queryTimeoutMs === undefined ? Infinity : checkNumber('queryTimeoutMs', options.queryTimeoutMs, { min: 0, exclusiveMin: true, allowInfinity: true }),
   };
 
+  // The guide's default minimum (2) yields to a smaller pool (`poolSize: 1`, `:memory:`);
+  // a minimum the caller asked for does not.
+  const minimumGiven =
+    options.healthCheckConfig instanceof HealthCheckConfig ||
+    (typeof options.healthCheckConfig === 'object' && options.healthCheckConfig !== null && 'minHealthyConnections' in options.healthCheckConfig);
+  if (!minimumGiven && healthCheckConfig.minHealthyConnections > poolSize) healthCheckConfig.minHealthyConnections = poolSize;
   if (healthCheckConfig.minHealthyConnections > poolSize) {
     throw new ConfigurationError(
       'healthCheckConfig.minHealthyConnections',

@@ -54,6 +54,13 @@ describe('DatabaseManager options: defaults', () => {
     expect(db.healthManager.config).toBe(config);
   });
 
+  test("the guide's default minimum (2) yields to a smaller pool; an explicit one does not", () => {
+    expect(resolvePoolOptions({ filename: FILE, poolSize: 1 }).healthCheckConfig.minHealthyConnections).toBe(1);
+    expect(resolvePoolOptions({ filename: ':memory:', poolSize: 1, healthCheckConfig: { timeoutMs: 500 } }).healthCheckConfig.minHealthyConnections).toBe(1);
+    expect(resolvePoolOptions({ filename: FILE, poolSize: 3 }).healthCheckConfig.minHealthyConnections).toBe(2);
+    expect(() => resolvePoolOptions({ filename: FILE, poolSize: 1, healthCheckConfig: { minHealthyConnections: 2 } })).toThrow(/minHealthyConnections: 2; expected at most poolSize \(1\)/);
+  });
+
   test('acquireTimeoutMs accepts Infinity (wait for ever)', () => {
     expect(resolvePoolOptions({ filename: FILE, acquireTimeoutMs: Infinity }).acquireTimeoutMs).toBe(Infinity);
   });
@@ -88,7 +95,7 @@ describe('DatabaseManager options: bad input, one row per option and fault', () 
     ['healthCheckConfig.query wrong type', { filename: FILE, healthCheckConfig: { query: 1 } }, 'healthCheckConfig.query', 1],
     ['healthCheckConfig misspelled key', { filename: FILE, healthCheckConfig: { max_usage: 10 } }, 'healthCheckConfig.max_usage', 10],
     ['minHealthyConnections above poolSize', { filename: FILE, poolSize: 3, healthCheckConfig: { minHealthyConnections: 4 } }, 'healthCheckConfig.minHealthyConnections', 4],
-    ['default minHealthyConnections (2) above poolSize 1', { filename: FILE, poolSize: 1 }, 'healthCheckConfig.minHealthyConnections', 2],
+    ['an explicit minHealthyConnections above poolSize 1', { filename: FILE, poolSize: 1, healthCheckConfig: { minHealthyConnections: 2 } }, 'healthCheckConfig.minHealthyConnections', 2],
     // :memory:
     [':memory: with poolSize > 1', { filename: ':memory:', poolSize: 2 }, 'poolSize', 2],
     [':memory: URL with the default poolSize', { databaseUrl: 'sqlite:///:memory:' }, 'poolSize', 10],
