@@ -134,7 +134,7 @@ export class ConnectionHealthManager {
     if (this.config.enabled) {
       const idle = pool.idleConnections();
       for (let start = 0; start < idle.length; start += this.config.batchSize) {
-        // In worker mode the probes of a batch run in parallel, each in its connection's thread.
+        // In worker mode the probes of a batch run in parallel, each in its connection's process.
         const probes = await Promise.all(idle.slice(start, start + this.config.batchSize).map((pooled) => pool.probeIdle(pooled, trace)));
         for (const probe of probes) {
           if (probe === undefined) continue;

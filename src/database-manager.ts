@@ -110,7 +110,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   readonly #statementContext: StatementContext;
   /** Worker mode: connections being opened (a worker takes tens of milliseconds to start). */
   readonly #openings = new Set<Promise<unknown>>();
-  /** Worker threads still shutting down; `close()` waits for them. */
+  /** Worker processes still shutting down; `close()` waits for them. */
   readonly #closingConnections = new Set<Promise<void>>();
   #connectionNumber = 0;
   #lastCreateError: unknown = undefined;
@@ -977,7 +977,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       this.#retire(pooled, 'shutdown');
     }
     this.#housekeeper.stop();
-    await Promise.allSettled([...this.#closingConnections]); // worker threads end before close() resolves
+    await Promise.allSettled([...this.#closingConnections]); // worker processes end before close() resolves
     telemetryRegistry.pools.delete(this);
     this.#state = 'closed';
     if (wasOpen) this.options.logger.info(`Pool ${this.poolName} closed`);

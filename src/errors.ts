@@ -177,7 +177,7 @@ export class QueryTimeoutError extends SqlitePoolError {
   }
 }
 
-/** A connection's worker thread crashed or exited; the request could not complete. */
+/** A connection's worker process crashed or exited; the request could not complete. */
 export class WorkerExitedError extends SqlitePoolError {
   constructor(connectionId: string, detail: string, cause?: unknown) {
     super('SQLITE_POOL_WORKER_EXITED', `The worker of ${connectionId} stopped: ${detail}`, cause === undefined ? undefined : { cause });

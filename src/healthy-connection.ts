@@ -66,7 +66,7 @@ export interface ConnectionStats {
 export interface HealthyConnectionOptions {
   /** The better-sqlite3 connection to watch (in-thread mode). */
   connection?: Database;
-  /** The worker-thread connection to watch (worker mode); give this or `connection`. */
+  /** The worker-process connection to watch (worker mode); give this or `connection`. */
   worker?: WorkerConnection;
   /** Limits and probe settings; shared with the pool, so run-time changes apply. */
   config?: HealthCheckConfig | HealthCheckOptions;
@@ -91,7 +91,7 @@ export class HealthyConnection {
   readonly connectionId: string;
   readonly config: HealthCheckConfig;
   readonly #connection: Database | undefined;
-  /** The connection's worker thread, in worker mode. */
+  /** The connection's worker process, in worker mode. */
   readonly worker: WorkerConnection | undefined;
   readonly #probe: HealthProbe | undefined;
   readonly #onHealthCheck: HealthyConnectionOptions['onHealthCheck'];
@@ -131,7 +131,7 @@ export class HealthyConnection {
    */
   get connection(): Database {
     if (this.#connection === undefined) {
-      throw new SqlitePoolError('SQLITE_POOL_NO_HANDLE', `${this.connectionId} lives in a worker thread: the raw better-sqlite3 handle exists in the in-thread mode only; use the lease's async methods`);
+      throw new SqlitePoolError('SQLITE_POOL_NO_HANDLE', `${this.connectionId} lives in a worker process: the raw better-sqlite3 handle exists in the in-thread mode only; use the lease's async methods`);
     }
     return this.#connection;
   }
@@ -219,7 +219,7 @@ export class HealthyConnection {
     const startedAt = now();
     const skipped = this.#skipProbe(force, startedAt, statusBefore);
     if (skipped !== undefined) return skipped;
-    if (this.#probe === undefined) throw new SqlitePoolError('SQLITE_POOL_NO_HANDLE', `${this.connectionId} lives in a worker thread: use probe() or validateHealth()`);
+    if (this.#probe === undefined) throw new SqlitePoolError('SQLITE_POOL_NO_HANDLE', `${this.connectionId} lives in a worker process: use probe() or validateHealth()`);
     let error: HealthCheckError | undefined;
     try {
       this.#probe.run(this.config);
