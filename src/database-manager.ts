@@ -587,17 +587,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   #expireWaiters(): void {
     for (const waiter of this.#waiters.takeExpired(now())) {
-      this.#lifetime.timeouts++;
-      telemetryRegistry.active?.acquireTimedOut(this);
-      const snapshot = {
-        used: this.#connections.leasedCount,
-        idle: this.#connections.idleCount + this.#connections.reservedCount,
-        waiting: this.#waiters.size,
-        max: this.options.poolSize,
-      };
-      const error = new AcquireTimeoutError(waiter.timeoutMs, snapshot, this.#lastCreateError);
-      this.options.logger.warn(error.message);
-      this.#fail(waiter, error);
+      this.#fail(waiter, this.#timedOut(waiter.timeoutMs, this.#lastCreateError));
     }
     this.#scheduleDeadline();
   }
@@ -635,27 +625,39 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   #lockForWriting(deadline: number, timeoutMs: number): Promise<() => void> {
     const lock = this.#writeLock.acquire(deadline, timeoutMs);
     this.#scheduleWriteLockDeadline();
-    return lock;
+    // Granted: the next deadline is another writer's, or none.
+    return lock.then((unlock) => {
+      this.#scheduleWriteLockDeadline();
+      return unlock;
+    });
   }
 
   #scheduleWriteLockDeadline(): void {
     const next = this.#writeLock.nextDeadline();
-    if (next !== Infinity) this.#housekeeper.schedule('write-lock-deadline', next - now(), () => this.#expireWriters());
+    // keepAlive, as for the acquire deadline: a writer awaiting the lock is a caller waiting; and
+    // like it, cancelled once nobody waits, so it never holds the process open for nothing.
+    if (next === Infinity) this.#housekeeper.cancel('write-lock-deadline');
+    else this.#housekeeper.schedule('write-lock-deadline', next - now(), () => this.#expireWriters(), { keepAlive: true });
+  }
+
+  /** Counts and reports one timeout, and says in its error who holds the pool. */
+  #timedOut(timeoutMs: number, lastCreateError: unknown, waitingFor?: string): AcquireTimeoutError {
+    this.#lifetime.timeouts++;
+    telemetryRegistry.active?.acquireTimedOut(this);
+    const snapshot = {
+      used: this.#connections.leasedCount,
+      idle: this.#connections.idleCount + this.#connections.reservedCount,
+      waiting: this.#waiters.size,
+      max: this.options.poolSize,
+    };
+    const error = new AcquireTimeoutError(timeoutMs, snapshot, lastCreateError, waitingFor);
+    this.options.logger.warn(error.message);
+    return error;
   }
 
   #expireWriters(): void {
     for (const writer of this.#writeLock.takeExpired(now())) {
-      this.#lifetime.timeouts++;
-      telemetryRegistry.active?.acquireTimedOut(this);
-      const snapshot = {
-        used: this.#connections.leasedCount,
-        idle: this.#connections.idleCount + this.#connections.reservedCount,
-        waiting: this.#waiters.size,
-        max: this.options.poolSize,
-      };
-      const error = new AcquireTimeoutError(writer.timeoutMs, snapshot, undefined, 'the write lock (another write holds it)');
-      this.options.logger.warn(error.message);
-      writer.reject(error);
+      writer.reject(this.#timedOut(writer.timeoutMs, undefined, 'the write lock (another write holds it)'));
     }
     this.#scheduleWriteLockDeadline();
   }

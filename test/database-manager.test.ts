@@ -929,4 +929,29 @@ describe('the process and its timers (child processes)', () => {
     expect(result.code).toBe(0);
     expect(result.elapsedMs).toBeLessThan(15_000);
   });
+
+  test('a writer queued for the write lock keeps the process alive, and its (long) deadline ends with the wait', async () => {
+    const dir = tempDir();
+    const result = await runScript(`
+      import { DatabaseManager } from ${JSON.stringify(SRC)};
+      const db = new DatabaseManager({ filename: ${JSON.stringify(path.join(dir, 'w.db'))}, poolSize: 2, acquireTimeoutMs: 600_000 });
+      await db.exec('CREATE TABLE t (x)');
+      let release;
+      const first = db.transaction(async (tx) => {
+        await tx.run('INSERT INTO t VALUES (1)');
+        await new Promise((resolve) => (release = resolve));
+      });
+      // Queued behind the first transaction: nothing but the pool keeps the process alive now.
+      const second = db.transaction((tx) => tx.run('INSERT INTO t VALUES (2)'));
+      // An unref'd timer: only the pool's own deadline task may keep the process alive meanwhile.
+      setTimeout(() => release(), 50).unref();
+      await Promise.all([first, second]);
+      console.log('rows', (await db.get('SELECT count(*) AS n FROM t')).n);
+      // no close(): the served writer's deadline must not hold the process for 10 minutes
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('rows 2\n');
+    expect(result.code).toBe(0);
+    expect(result.elapsedMs).toBeLessThan(15_000);
+  });
 });
