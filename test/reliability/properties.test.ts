@@ -26,6 +26,7 @@ import {
   ConnectionCreateError,
   DatabaseManager,
   HealthCheckConfig,
+  type HealthCheckOptions,
   SqlitePoolInstrumentation,
   sanitizeSql,
   summarizeSql,
@@ -190,7 +191,7 @@ const validOptions: fc.Arbitrary<Record<string, unknown>> = fc
       options.pragmas = chosen;
     }
     const healthCheck: Record<string, unknown> = { ...(probe ?? {}) };
-    // The default minHealthyConnections (2) is above a poolSize of 1, and refused (a breakage below).
+    // An explicit minimum must fit the pool; the default (2) would yield to a poolSize of 1 by itself.
     const min = minHealthy ?? (effectiveSize < 2 ? 1 : undefined);
     if (min !== undefined) healthCheck.minHealthyConnections = Math.min(min, effectiveSize);
     if (probe !== undefined || min !== undefined) {
@@ -241,10 +242,11 @@ const breakage: fc.Arbitrary<(options: Record<string, unknown>) => OptionCase> =
     return { options: { ...o, healthCheckConfig: { ...plainProbe(o), minHealthyConnections: size + extra } }, invalid: 'healthCheckConfig.minHealthyConnections' };
   }),
   fc.constant((o: Record<string, unknown>) => ({ options: { ...o, mode: 'worker', onConnect: () => {} }, invalid: 'onConnect' })),
-  // poolSize 1 with the default minHealthyConnections (2): refused, naming the default (pool-options.test.ts).
+  // poolSize 1 with a HealthCheckConfig instance at the default minimum (2): an instance is the
+  // caller's explicit config, so it is refused, not adjusted (a plain object without the key yields).
   fc.constant((o: Record<string, unknown>) => {
     const { minHealthyConnections: _min, ...probe } = plainProbe(o);
-    return { options: { ...o, poolSize: 1, healthCheckConfig: probe }, invalid: 'healthCheckConfig.minHealthyConnections' };
+    return { options: { ...o, poolSize: 1, healthCheckConfig: new HealthCheckConfig(probe as HealthCheckOptions) }, invalid: 'healthCheckConfig.minHealthyConnections' };
   }),
   // better-sqlite3 cannot open an in-memory database read-only.
   fc.constantFrom(':memory:', 'sqlite://').map((where) => (o: Record<string, unknown>) => ({
