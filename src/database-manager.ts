@@ -6,17 +6,15 @@ import { ConnectionSet } from './connection-set.js';
 import {
   AcquireAbortedError,
   AcquireTimeoutError,
-  ConnectionCreateError,
   PoolClosedError,
   errorMessage,
 } from './errors.js';
 import { Housekeeper } from './housekeeper.js';
 import { ConnectionStatus, HealthyConnection, type HealthCheckResult } from './healthy-connection.js';
-import { instrumentDatabase } from './instrumented-database.js';
 import { Lease } from './lease.js';
 import { runStatement, type QueryOptions, type StatementContext } from './statement-runner.js';
-import { WorkerConnection } from './worker/worker-connection.js';
-import { PooledConnection } from './pooled-connection.js';
+import type { PooledConnection, ProbeTrigger } from './pooled-connection.js';
+import { ConnectionFactory } from './connection-factory.js';
 import { resolvePoolOptions, type DatabaseManagerOptions, type ResolvedPoolOptions } from './pool-options.js';
 import type { BindParameters } from './statement-call.js';
 import { WaitQueue, type Waiter } from './wait-queue.js';
@@ -108,11 +106,11 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   };
   #state: PoolState = 'new';
   readonly #statementContext: StatementContext;
+  readonly #factory: ConnectionFactory;
   /** Worker mode: connections being opened (a worker takes tens of milliseconds to start). */
   readonly #openings = new Set<Promise<unknown>>();
   /** Worker processes still shutting down; `close()` waits for them. */
   readonly #closingConnections = new Set<Promise<void>>();
-  #connectionNumber = 0;
   #lastCreateError: unknown = undefined;
   #openFailuresInARow = 0;
   #drained: (() => void) | undefined;
@@ -127,6 +125,11 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     this.namespace = this.options.filename;
     this.#poolName = this.options.poolName ?? (basename(this.options.filename) || this.options.filename);
     this.#statementContext = { pool: this, queryTimeoutMs: this.options.queryTimeoutMs };
+    this.#factory = new ConnectionFactory(this, this.options, {
+      onHealthCheck: (connection, result, trigger) => this.#onHealthCheck(connection, result, trigger),
+      onWorkerExit: (pooled, reason) => this.#onWorkerExit(pooled, reason),
+      onCreated: () => void this.#lifetime.created++,
+    });
   }
 
   /** `'thread'` or `'worker'`: where the connections run. */
@@ -158,7 +161,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     const wanted = Math.max(1, this.healthCheckConfig.minHealthyConnections);
     const opened: PooledConnection[] = [];
     if (this.options.mode === 'worker') {
-      const settled = await Promise.allSettled(Array.from({ length: wanted }, () => this.#openWorker(undefined)));
+      const settled = await Promise.allSettled(Array.from({ length: wanted }, () => this.#factory.openWorker(undefined)));
       for (const outcome of settled) if (outcome.status === 'fulfilled') opened.push(outcome.value);
       const failure = settled.find((outcome) => outcome.status === 'rejected');
       if (failure !== undefined) {
@@ -168,7 +171,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       }
     } else {
       try {
-        for (let i = 0; i < wanted; i++) opened.push(this.#open(undefined));
+        for (let i = 0; i < wanted; i++) opened.push(this.#factory.openInThread(undefined));
       } catch (error) {
         for (const pooled of opened) this.#retire(pooled, 'error');
         throw error;
@@ -382,7 +385,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
   probeIdle(pooled: PooledConnection, parent: TraceHandle | undefined): HealthCheckResult | undefined | Promise<HealthCheckResult | undefined> {
     if (pooled.state !== 'idle' || this.#state !== 'open') return undefined;
     this.#connections.reserve(pooled);
-    const result = this.#probe(pooled, 'monitor', parent, true);
+    const result = pooled.probe('monitor', parent, true);
     if (result instanceof Promise) {
       return result.then((settled) => {
         this.#settleReservedProbe(pooled, settled, parent);
@@ -516,7 +519,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
       if (pooled.healthy.hasFreshFailure()) continue;
       if (pooled.healthy.needsProbe()) {
         this.#connections.reserve(pooled);
-        const result = this.#probe(pooled, 'borrow', parent, false);
+        const result = pooled.probe('borrow', parent, false);
         if (result instanceof Promise) {
           // Worker mode: the probe runs in the connection's thread; it comes back idle (and
           // serves the head of the line) or is replaced. Meanwhile look at the next candidate.
@@ -745,7 +748,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
 
   #tryOpen(parent: TraceHandle | undefined): PooledConnection | undefined {
     try {
-      const pooled = this.#open(parent);
+      const pooled = this.#factory.openInThread(parent);
       this.#openFailuresInARow = 0;
       return pooled;
     } catch (error) {
@@ -756,61 +759,9 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     }
   }
 
-  /** Opens, configures and probes a new in-thread connection; throws `ConnectionCreateError`. */
-  #open(parent: TraceHandle | undefined): PooledConnection {
-    const options = this.options;
-    const startedAt = now();
-    const connectionId = `conn_${++this.#connectionNumber}`;
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(options.filename, { readonly: options.readonly, fileMustExist: options.fileMustExist, timeout: options.busyTimeoutMs });
-      for (const [name, value] of Object.entries(options.pragmas)) db.pragma(`${name} = ${String(value)}`);
-      options.onConnect?.(db);
-      const pooled = this.#wrap({ connection: db }, connectionId);
-      instrumentDatabase(db, pooled.healthy, this);
-      if (this.healthCheckConfig.enabled) {
-        const result = this.#probe(pooled, 'connect', parent, true) as HealthCheckResult;
-        if (!result.passed) throw result.error ?? new Error('The new connection failed its first probe');
-      }
-      this.#opened(parent, startedAt, connectionId);
-      return pooled;
-    } catch (error) {
-      if (db?.open) db.close();
-      throw this.#openFailed(parent, startedAt, error);
-    }
-  }
-
-  /** Worker mode: starts a worker, opens its connection and probes it. */
-  async #openWorker(parent: TraceHandle | undefined): Promise<PooledConnection> {
-    const options = this.options;
-    const startedAt = now();
-    const connectionId = `conn_${++this.#connectionNumber}`;
-    let worker: WorkerConnection | undefined;
-    try {
-      worker = await WorkerConnection.open(
-        { filename: options.filename, readonly: options.readonly, fileMustExist: options.fileMustExist, busyTimeoutMs: options.busyTimeoutMs, pragmas: options.pragmas, statementCacheSize: options.statementCacheSize },
-        connectionId,
-      );
-      const pooled = this.#wrap({ worker }, connectionId);
-      if (this.healthCheckConfig.enabled) {
-        const result = await this.#probe(pooled, 'connect', parent, true);
-        if (!result.passed) throw result.error ?? new Error('The new connection failed its first probe');
-      }
-      // Only now: a worker that dies during its first probe (killed on a probe timeout) is a failed
-      // opening, not a pool connection to retire (which counted a close with no creation).
-      if (!worker.open) throw new Error('The worker stopped during its first probe');
-      worker.onExit = (reason) => this.#onWorkerExit(pooled, reason);
-      this.#opened(parent, startedAt, connectionId);
-      return pooled;
-    } catch (error) {
-      await worker?.close();
-      throw this.#openFailed(parent, startedAt, error);
-    }
-  }
-
   /** Worker mode: opens a connection in the background; it joins the pool and serves the line when ready. */
   #startWorkerOpen(parent: TraceHandle | undefined, retryName: string): void {
-    const opening: Promise<void> = this.#openWorker(parent).then(
+    const opening: Promise<void> = this.#factory.openWorker(parent).then(
       (pooled) => {
         this.#openings.delete(opening);
         this.#openFailuresInARow = 0;
@@ -832,30 +783,6 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     this.#openings.add(opening);
   }
 
-  #wrap(backend: { connection: Database.Database } | { worker: WorkerConnection }, connectionId: string): PooledConnection {
-    let pooled: PooledConnection | undefined;
-    const healthy = new HealthyConnection({
-      ...backend,
-      config: this.healthCheckConfig,
-      connectionId,
-      busyTimeoutMs: this.options.busyTimeoutMs,
-      onHealthCheck: (connection, result) => this.#onHealthCheck(connection, result, pooled?.probeTrigger),
-    });
-    pooled = new PooledConnection(healthy, this.options.statementCacheSize);
-    return pooled;
-  }
-
-  #opened(parent: TraceHandle | undefined, startedAt: number, connectionId: string): void {
-    this.#lifetime.created++;
-    telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, connectionId, undefined);
-    this.options.logger.debug(`Opened ${connectionId} in ${(now() - startedAt).toFixed(2)} ms`);
-  }
-
-  #openFailed(parent: TraceHandle | undefined, startedAt: number, error: unknown): ConnectionCreateError {
-    telemetryRegistry.active?.connectionCreated(this, parent, startedAt, now() - startedAt, undefined, error);
-    return error instanceof ConnectionCreateError ? error : new ConnectionCreateError(this.options.filename, error);
-  }
-
   /** Worker mode: a worker that crashed or exited takes its connection with it. */
   #onWorkerExit(pooled: PooledConnection, reason: string): void {
     pooled.healthy.markUnhealthy();
@@ -867,16 +794,7 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     }
   }
 
-  /** Probes with the trigger and parent span remembered on the connection (a probe may be async). */
-  #probe(pooled: PooledConnection, trigger: 'borrow' | 'monitor' | 'connect', parent: TraceHandle | undefined, force: boolean): HealthCheckResult | Promise<HealthCheckResult> {
-    pooled.probeTrigger = { trigger, parent };
-    const result = pooled.healthy.probe({ force });
-    if (result instanceof Promise) return result.finally(() => (pooled.probeTrigger = undefined));
-    pooled.probeTrigger = undefined;
-    return result;
-  }
-
-  #onHealthCheck(connection: HealthyConnection, result: HealthCheckResult, probeTrigger: PooledConnection['probeTrigger']): void {
+  #onHealthCheck(connection: HealthyConnection, result: HealthCheckResult, probeTrigger: ProbeTrigger | undefined): void {
     this.#lifetime.healthChecks++;
     if (result.error !== undefined) this.#lifetime.healthCheckFailures++;
     const { trigger, parent } = probeTrigger ?? { trigger: 'manual' as const, parent: undefined };

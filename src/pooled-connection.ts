@@ -1,7 +1,13 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { HealthyConnection } from './healthy-connection.js';
+import type { HealthCheckResult, HealthyConnection } from './healthy-connection.js';
 import { StatementInfo } from './statement-info.js';
 import type { TraceHandle } from './telemetry/pool-telemetry.js';
+
+/** Why a probe runs, and the span it belongs under (an acquire, a monitoring cycle). */
+export interface ProbeTrigger {
+  readonly trigger: 'borrow' | 'monitor' | 'connect';
+  readonly parent: TraceHandle | undefined;
+}
 
 /** Where a connection is in its life; a connection is in exactly one state at a time. */
 export type PooledState = 'idle' | 'reserved' | 'leased' | 'closed';
@@ -20,8 +26,8 @@ export class PooledConnection {
   /** Stack of the current lease's acquire, kept only while leak detection is on. */
   acquireStack: string | undefined = undefined;
   leakReported = false;
-  /** Why the running probe runs (for logs and spans); set by the pool around each probe. */
-  probeTrigger: { readonly trigger: 'borrow' | 'monitor' | 'connect'; readonly parent: TraceHandle | undefined } | undefined = undefined;
+  /** Why the running probe runs (for logs and spans); set around each probe by `probe()`. */
+  probeTrigger: ProbeTrigger | undefined = undefined;
   readonly #statements = new Map<string, Statement>();
   /** Worker mode: one StatementInfo per SQL text, so telemetry derives its attributes once. */
   readonly #infos = new Map<string, StatementInfo>();
@@ -40,6 +46,18 @@ export class PooledConnection {
 
   get connectionId(): string {
     return this.healthy.connectionId;
+  }
+
+  /**
+   * Probes with the trigger and parent span remembered on the connection, so the pool's probe
+   * listener knows why it ran: synchronous in-thread, a promise in worker mode.
+   */
+  probe(trigger: ProbeTrigger['trigger'], parent: TraceHandle | undefined, force: boolean): HealthCheckResult | Promise<HealthCheckResult> {
+    this.probeTrigger = { trigger, parent };
+    const result = this.healthy.probe({ force });
+    if (result instanceof Promise) return result.finally(() => (this.probeTrigger = undefined));
+    this.probeTrigger = undefined;
+    return result;
   }
 
   statementInfo(sql: string, kind: 'prepared' | 'exec'): StatementInfo {
