@@ -302,11 +302,11 @@ export class HealthyConnection {
    * Records one use (the guide's `record_usage`): a statement executed, and how long it took in
    * milliseconds. The pool calls this for every statement run on the connection.
    */
-  recordUsage(queryTimeMs?: number): void {
+  recordUsage(queryTimeMs?: number, atMs: number = now()): void {
     const metrics = this.#metrics;
     metrics.usageCount++;
     if (queryTimeMs !== undefined) metrics.totalQueryTimeMs += queryTimeMs;
-    metrics.lastUsedAt = now();
+    metrics.lastUsedAt = atMs;
   }
 
   /** Marks the connection as in use now, so its idle time starts when it is released. */

@@ -108,7 +108,8 @@ class Tracker {
       throw error;
     }
     if (method === 'iterate') return this.#timedIterator(result as Iterator<unknown>, now() - startedAt);
-    this.#connection.recordUsage(now() - startedAt);
+    const endedAt = now();
+    this.#connection.recordUsage(endedAt - startedAt, endedAt);
     return result;
   }
 
