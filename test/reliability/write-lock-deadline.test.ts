@@ -81,7 +81,8 @@ describe('the write lock honours the acquire deadline', () => {
     await db.exec('CREATE TABLE t (x)');
     const holder = await holdWriteLock(db);
     const write = db.transaction((lease) => lease.run('INSERT INTO t VALUES (1)'), { timeoutMs: 200 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Let the writer queue behind the holder (one turn of the event loop, no timed wait).
+    await new Promise((resolve) => setImmediate(resolve));
     holder.release();
     await holder.done;
     await expect(write).resolves.toBeDefined();
