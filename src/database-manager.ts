@@ -671,8 +671,13 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
     const releasedAt = now();
     const telemetry = telemetryRegistry.active;
     if (telemetry !== undefined) telemetry.leaseReleased(this, releasedAt - pooled.leasedAt);
+    const threshold = this.options.leakDetectionThresholdMs;
     if (pooled.leakReported) {
       this.options.logger.info(`Leaked connection ${pooled.connectionId} returned after ${Math.round(releasedAt - pooled.leasedAt)} ms`);
+    } else if (threshold > 0 && releasedAt - pooled.leasedAt >= threshold) {
+      // Held past the threshold, but the leak check's timer had not fired yet (a blocked event
+      // loop delays it): count it now, so every lease held too long is counted exactly once.
+      this.#reportLeak(pooled, releasedAt - pooled.leasedAt, ' (found on release)');
     }
     pooled.acquireStack = undefined;
     pooled.leakReported = false;
@@ -857,15 +862,19 @@ export class DatabaseManager implements ObservedPool, AsyncDisposable {
         nextDue = Math.min(nextDue, pooled.leasedAt + threshold);
         continue;
       }
-      pooled.leakReported = true;
-      this.#lifetime.leaks++;
-      telemetryRegistry.active?.leakDetected(this);
-      this.options.logger.warn(
-        `Possible leak: ${pooled.connectionId} has been leased for ${Math.round(heldMs)} ms ` +
-          `(leakDetectionThresholdMs ${threshold}); acquired at:\n${pooled.acquireStack ?? '(no stack)'}`,
-      );
+      this.#reportLeak(pooled, heldMs, '');
     }
     if (nextDue !== Infinity) this.#housekeeper.schedule('leaks', nextDue - t, () => this.#checkLeaks());
+  }
+
+  #reportLeak(pooled: PooledConnection, heldMs: number, when: string): void {
+    pooled.leakReported = true;
+    this.#lifetime.leaks++;
+    telemetryRegistry.active?.leakDetected(this);
+    this.options.logger.warn(
+      `Possible leak${when}: ${pooled.connectionId} has been leased for ${Math.round(heldMs)} ms ` +
+        `(leakDetectionThresholdMs ${this.options.leakDetectionThresholdMs}); acquired at:\n${pooled.acquireStack ?? '(no stack)'}`,
+    );
   }
 
   // --- closing ------------------------------------------------------------------------------

@@ -742,6 +742,26 @@ describe('leak detection', () => {
     expect(logger.messages('info').some((m) => m.includes(`Leaked connection ${lease.connectionId} returned after 11000 ms`))).toBe(true);
   });
 
+  test('a lease held past the threshold while the event loop was blocked (the check never ran) is counted on release, once', async () => {
+    const logger = captureLogger();
+    const db = makePool({ leakDetectionThresholdMs: 30, logger });
+    await db.initialize();
+    const lease = await db.getConnection();
+    // A synchronous stretch (a long statement, say): no timer can fire until it ends.
+    const until = performance.now() + 60;
+    while (performance.now() < until) {
+      // busy: this is the blocked event loop under test, not a wait
+    }
+    lease.release();
+    const reports = logger.messages('warn').filter((m) => m.startsWith('Possible leak'));
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toContain('(found on release)');
+    expect((await db.getConnectionStats()).lifetime.leaks).toBe(1);
+    // The check that was scheduled for it finds nothing more to report.
+    await db.withLease(async () => undefined);
+    expect((await db.getConnectionStats()).lifetime.leaks).toBe(1);
+  });
+
   test('a lease that waited in line is reported with the stack of its own acquire, not of the release that served it', async () => {
     useFakeClock();
     const logger = captureLogger();
