@@ -194,6 +194,8 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     const attributes = this.#poolAttributes(pool);
     m.counters['db.client.connection.timeouts'].add(0, attributes);
     m.counters['sqlite_pool.connection.leaks'].add(0, attributes);
+    // Without error.type: the series a sum over the pool reads as 0 until the first failure.
+    m.counters['sqlite_pool.connection.open_failures'].add(0, attributes);
     for (const reason of CLOSE_REASONS) m.counters['sqlite_pool.connection.closed'].add(0, { ...attributes, [sc.ATTR_SQLITE_POOL_CLOSE_REASON]: reason });
   }
 
@@ -357,6 +359,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
 
   connectionCreated(pool: ObservedPool, parent: TraceHandle | undefined, startedAt: number, durationMs: number, connectionId: string | undefined, error: unknown): void {
     if (error === undefined) this.#metrics?.histograms['db.client.connection.create_time'].record(durationMs / 1000, this.#poolAttributes(pool));
+    else this.#metrics?.counters['sqlite_pool.connection.open_failures'].add(1, { ...this.#poolAttributes(pool), [sc.ATTR_ERROR_TYPE]: openFailureType(error) });
     const span = this.#tracer.startSpan(
       sc.SPAN_CONNECT,
       { kind: SpanKind.INTERNAL, startTime: spanTime(startedAt), attributes: this.#poolAttributes(pool) },
@@ -445,6 +448,12 @@ function resolveConfig(config: SqlitePoolInstrumentationConfig): Resolved {
     operationDurationBuckets: config.operationDurationBuckets,
     poolName: config.poolName,
   };
+}
+
+/** `error.type` of a failed open: the SQLite code behind the pool's ConnectionCreateError wrapper. */
+function openFailureType(error: unknown): string {
+  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  return errorType(cause);
 }
 
 function endWithError(span: Span, error: unknown, type: string, endTime?: number): void {

@@ -162,6 +162,13 @@ export const METRIC_DEFINITIONS = [
     description: 'Leases held longer than leakDetectionThresholdMs.',
     attributes: [],
   },
+  {
+    name: 'sqlite_pool.connection.open_failures',
+    kind: 'counter',
+    unit: '{attempt}',
+    description: 'Attempts to open a connection that failed (the database file missing, unreadable or locked), by error type.',
+    attributes: ['error.type'],
+  },
 ] as const satisfies readonly MetricDefinition[];
 
 export type MetricName = (typeof METRIC_DEFINITIONS)[number]['name'];

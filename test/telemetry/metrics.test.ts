@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DatabaseManager } from '../../src/database-manager.js';
 import { AcquireTimeoutError } from '../../src/errors.js';
 import { CLOSE_REASONS, METRIC_DEFINITIONS, MICROSECOND_BUCKETS_SECONDS, type MetricDefinition, type MetricName } from '../../src/telemetry/metric-definitions.js';
-import { flush, histogram, histogramCount, metric, newPool, points, telemetryHarness, usersPool, value } from './harness.js';
+import { flush, histogram, histogramCount, metric, newPool, points, tempDir, telemetryHarness, usersPool, value } from './harness.js';
 
 /** Every metric of METRIC_DEFINITIONS, looked up by name, after scripted workloads. */
 
@@ -361,5 +361,15 @@ describe('several pools', () => {
     all = await h.reader.metrics();
     expect(value(metric(all, 'db.client.connection.max'), { [POOL]: 'closes' })).toBe(5);
     expect(value(metric(all, 'db.client.connection.count'), { [POOL]: 'closes', 'db.client.connection.state': 'idle' })).toBe(1);
+  });
+  it('counts failed opens by error type, apart from acquire timeouts', async () => {
+    const h = telemetryHarness();
+    const dir = fs.mkdtempSync(`${tempDir()}/gone-`);
+    const pool = newPool({ filename: `${dir}/missing.db`, fileMustExist: true, poolName: 'unreachable' });
+    await expect(pool.initialize()).rejects.toThrow(/Could not open/);
+    await expect(pool.initialize()).rejects.toThrow(/Could not open/);
+    const all = await h.reader.metrics();
+    expect(value(metric(all, 'sqlite_pool.connection.open_failures'), { [POOL]: 'unreachable', 'error.type': 'SQLITE_CANTOPEN' })).toBe(2);
+    expect(all.has('db.client.connection.create_time') ? histogramCount(metric(all, 'db.client.connection.create_time'), { [POOL]: 'unreachable' }) : 0).toBe(0);
   });
 });
