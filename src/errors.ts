@@ -112,50 +112,11 @@ export class HealthCheckError extends SqlitePoolError {
   }
 }
 
-/**
- * SQLite result codes that mean the connection (or the file behind it) is broken, not the
- * statement. A connection that raises one of these is evicted; any other SQLite error (syntax,
- * constraint, busy) is the caller's and leaves the connection healthy.
- */
-const CONNECTION_FATAL_CODES = new Set([
-  'SQLITE_CORRUPT',
-  'SQLITE_NOTADB',
-  'SQLITE_CANTOPEN',
-  'SQLITE_READONLY_DBMOVED',
-]);
-
-/** Whether an error raised on a connection means the connection must not be used again. */
-export function isConnectionFatal(error: unknown): boolean {
-  if (error instanceof HealthCheckError) return error.fatal;
-  const code = sqliteCode(error);
-  if (code !== undefined) {
-    return CONNECTION_FATAL_CODES.has(code) || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT');
-  }
-  // better-sqlite3 raises a TypeError once the handle is closed.
-  return error instanceof TypeError && /database connection is not open/i.test(error.message);
-}
-
-/** The SQLite result code (`SQLITE_BUSY`, ...) of a better-sqlite3 `SqliteError`, if it is one. */
-export function sqliteCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
-}
-
-/** The value of `error.type` for an error: the SQLite code, else the class name. */
-export function errorType(error: unknown): string {
-  if (error instanceof SqlitePoolError) return error.code;
-  const code = sqliteCode(error);
-  if (code !== undefined) return code;
-  if (error instanceof Error) return error.name || '_OTHER';
-  return '_OTHER';
-}
-
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
@@ -181,5 +142,21 @@ export class QueryTimeoutError extends SqlitePoolError {
 export class WorkerExitedError extends SqlitePoolError {
   constructor(connectionId: string, detail: string, cause?: unknown) {
     super('SQLITE_POOL_WORKER_EXITED', `The worker of ${connectionId} stopped: ${detail}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+/**
+ * A write waited `busyTimeoutMs` for the database lock (held by another connection of this pool,
+ * another pool or another process) and gave up. Its `code` is SQLite's own `SQLITE_BUSY`, the
+ * condition SQLite reports after its busy timeout, so code that handles `SQLITE_BUSY` keeps
+ * working; `cause` is the last `SQLITE_BUSY` SQLite returned, if the wait got that far. The
+ * statement had no effect.
+ */
+export class BusyTimeoutError extends SqlitePoolError {
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number, waitedFor: string, cause?: unknown) {
+    super('SQLITE_BUSY', `Waited ${timeoutMs} ms (busyTimeoutMs) for ${waitedFor}; the statement did not run`, cause === undefined ? undefined : { cause });
+    this.timeoutMs = timeoutMs;
   }
 }

@@ -13,3 +13,24 @@ const ignore = (): void => {};
 
 /** The default: silent. */
 export const silentLogger: Logger = Object.freeze({ debug: ignore, info: ignore, warn: ignore, error: ignore });
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/**
+ * The user's logger behind a guard: a logger that throws (a full disk, a closed transport) must
+ * never break the query, probe or timer that was only reporting.
+ */
+export function guardLogger(logger: Logger): Logger {
+  if (logger === silentLogger) return logger;
+  const guarded = {} as Logger;
+  for (const level of LEVELS) {
+    guarded[level] = (message, ...details) => {
+      try {
+        logger[level](message, ...details);
+      } catch {
+        // The pool keeps going; there is nowhere left to report a broken logger.
+      }
+    };
+  }
+  return Object.freeze(guarded);
+}

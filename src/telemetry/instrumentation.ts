@@ -10,9 +10,9 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { errorType, sqliteCode } from '../errors.js';
-import type { HealthCheckResult, HealthyConnection } from '../healthy-connection.js';
-import type { StatementInfo } from '../statement-info.js';
+import { errorType, sqliteCode } from '../sqlite-errors.js';
+import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
+import type { StatementInfo } from '../lease/statement-catalog.js';
 import { CLOSE_REASONS, type CloseReason } from './metric-definitions.js';
 import { PoolMetrics } from './pool-metrics.js';
 import { telemetryRegistry, type HealthCheckTrigger, type ObservedPool, type PoolTelemetry, type StatementMethod, type TraceHandle } from './pool-telemetry.js';
@@ -216,126 +216,49 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
 
   // --- statements (the hot path) -------------------------------------------------------------
 
-  executeStatement(
-    pool: ObservedPool,
-    connection: HealthyConnection,
-    statement: StatementInfo,
-    method: StatementMethod,
-    original: (...args: unknown[]) => unknown,
-    self: unknown,
-    args: ArrayLike<unknown>,
-  ): unknown {
-    const { span, cached, histogram } = this.#startStatement(pool, connection, statement, method, args);
+  statementStarted(pool: ObservedPool, connectionId: string, statement: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>): TraceHandle | undefined {
+    const cached = this.#statementTelemetry(pool, statement);
     const config = this.#config;
-    const startedAt = performance.now();
-    let result: unknown;
-    try {
-      result = original.apply(self, args as unknown[]);
-    } catch (error) {
-      const type = errorType(error);
-      histogram?.record((performance.now() - startedAt) / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
-      if (span !== undefined) endWithError(span, error, type);
-      throw error;
+    const parent = context.active();
+    if (config.requireParentSpan && trace.getSpan(parent) === undefined) return undefined;
+    const span = this.#tracer.startSpan(cached.spanName, { kind: SpanKind.CLIENT, attributes: cached.spanAttributes }, parent);
+    if (span.isRecording()) {
+      // exec() and pragma() take SQL text (and options), not bound values: nothing to report.
+      const bound = statement.kind === 'prepared' ? args : NO_PARAMETERS;
+      if (config.enhancedDatabaseReporting) span.setAttributes(parameterAttributes(bound));
+      if (config.requestHook !== undefined) {
+        const info: SqlitePoolRequestHookInfo = { sql: statement.source, method, connectionId, poolName: cached.poolName, params: Array.from(bound) };
+        safely(() => config.requestHook?.(span, info));
+      }
     }
-    if (method === 'iterate') {
-      if (span !== undefined && config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));
-      return this.#tracedIterator(result as Iterator<unknown>, span, cached, startedAt, histogram);
-    }
-    histogram?.record((performance.now() - startedAt) / 1000, cached.metricAttributes);
-    if (span !== undefined) {
-      if (config.responseHook !== undefined && span.isRecording()) safely(() => config.responseHook?.(span, { method, result }));
-      span.end();
-    }
-    return result;
+    return span;
   }
 
-  /** The span (unless `requireParentSpan` rules it out) and per-statement attributes for one execution. */
-  #startStatement(pool: ObservedPool, connection: HealthyConnection, statement: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>) {
+  statementEnded(pool: ObservedPool, statement: StatementInfo, method: StatementMethod, handle: TraceHandle | undefined, durationMs: number, error: unknown, result: unknown): void {
+    const cached = this.#statementTelemetry(pool, statement);
+    const histogram = this.#metrics?.histograms['db.client.operation.duration'];
+    const span = handle as Span | undefined;
+    if (error === undefined) {
+      histogram?.record(durationMs / 1000, cached.metricAttributes);
+      if (span === undefined) return;
+      const responseHook = this.#config.responseHook;
+      if (responseHook !== undefined && span.isRecording()) safely(() => responseHook(span, { method, result }));
+      span.end();
+      return;
+    }
+    const type = errorType(error);
+    histogram?.record(durationMs / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
+    if (span !== undefined) endWithError(span, error, type);
+  }
+
+  /** What the statement's span and duration need, derived once per statement text (and config). */
+  #statementTelemetry(pool: ObservedPool, statement: StatementInfo): StatementTelemetry {
     let cached = statement.telemetryCache as StatementTelemetry | undefined;
     if (cached === undefined || cached.generation !== this.#generation) {
       cached = statementTelemetry(statement, pool, this.#poolName(pool), this.#config.maxQueryLength, this.#generation);
       statement.telemetryCache = cached;
     }
-    const config = this.#config;
-    const histogram = this.#metrics?.histograms['db.client.operation.duration'];
-    const parent = context.active();
-    const span =
-      config.requireParentSpan && trace.getSpan(parent) === undefined
-        ? undefined
-        : this.#tracer.startSpan(cached.spanName, { kind: SpanKind.CLIENT, attributes: cached.spanAttributes }, parent);
-    if (span !== undefined && span.isRecording()) {
-      // exec() and pragma() take SQL text (and options), not bound values: nothing to report.
-      const bound = statement.kind === 'prepared' ? args : NO_PARAMETERS;
-      if (config.enhancedDatabaseReporting) span.setAttributes(parameterAttributes(bound));
-      if (config.requestHook !== undefined) {
-        const info: SqlitePoolRequestHookInfo = { sql: statement.source, method, connectionId: connection.connectionId, poolName: cached.poolName, params: Array.from(bound) };
-        safely(() => config.requestHook?.(span, info));
-      }
-    }
-    return { span, cached, histogram };
-  }
-
-  /**
-   * Worker mode: one span per round trip, a child of the caller's span, ended when the worker
-   * answers; the duration recorded is the round trip's.
-   */
-  executeStatementAsync(
-    pool: ObservedPool,
-    connection: HealthyConnection,
-    statement: StatementInfo,
-    method: StatementMethod,
-    run: () => Promise<unknown>,
-    args: readonly unknown[],
-  ): Promise<unknown> {
-    const { span, cached, histogram } = this.#startStatement(pool, connection, statement, method, args);
-    const responseHook = this.#config.responseHook;
-    const startedAt = performance.now();
-    return run().then(
-      (result) => {
-        histogram?.record((performance.now() - startedAt) / 1000, cached.metricAttributes);
-        if (span !== undefined) {
-          if (responseHook !== undefined && span.isRecording()) safely(() => responseHook(span, { method, result }));
-          span.end();
-        }
-        return result;
-      },
-      (error: unknown) => {
-        const type = errorType(error);
-        histogram?.record((performance.now() - startedAt) / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
-        if (span !== undefined) endWithError(span, error, type);
-        throw error;
-      },
-    );
-  }
-
-  /** An `iterate()` span lasts until the caller stops pulling rows. */
-  *#tracedIterator(
-    iterator: Iterator<unknown>,
-    span: Span | undefined,
-    cached: StatementTelemetry,
-    startedAt: number,
-    histogram: PoolMetrics['histograms']['db.client.operation.duration'] | undefined,
-  ): Generator<unknown, void, undefined> {
-    let failed = false;
-    try {
-      for (;;) {
-        const step = iterator.next();
-        if (step.done) return;
-        yield step.value;
-      }
-    } catch (error) {
-      failed = true;
-      const type = errorType(error);
-      histogram?.record((performance.now() - startedAt) / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
-      if (span !== undefined) endWithError(span, error, type);
-      throw error;
-    } finally {
-      iterator.return?.();
-      if (!failed) {
-        histogram?.record((performance.now() - startedAt) / 1000, cached.metricAttributes);
-        span?.end();
-      }
-    }
+    return cached;
   }
 
   // --- pool events ---------------------------------------------------------------------------

@@ -173,9 +173,8 @@ export const METRIC_DEFINITIONS = [
 
 export type MetricName = (typeof METRIC_DEFINITIONS)[number]['name'];
 
-/** Values of `sqlite_pool.close.reason`. */
-export const CLOSE_REASONS = ['max_age', 'max_usage', 'idle', 'unhealthy', 'error', 'shutdown'] as const;
-export type CloseReason = (typeof CLOSE_REASONS)[number];
+/** Values of `sqlite_pool.close.reason` (defined with the health rules that decide them). */
+export { CLOSE_REASONS, type CloseReason } from '../health/status.js';
 
 /**
  * The name `@opentelemetry/exporter-prometheus` serves for a metric: characters outside

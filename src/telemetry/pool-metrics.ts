@@ -28,6 +28,7 @@ const CLOSED_POOL: PoolGaugeSnapshot = {
   idleMax: 0,
   idleMin: 0,
   byStatus: { healthy: 0, unhealthy: 0, stale: 0, expired: 0 },
+  open: 0,
   ageSeconds: { max: 0, average: 0 },
   usage: { max: 0, average: 0 },
 };

@@ -1,6 +1,6 @@
-import type { HealthCheckResult, HealthyConnection } from '../healthy-connection.js';
-import type { CloseReason } from './metric-definitions.js';
-import type { StatementInfo } from '../statement-info.js';
+import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
+import type { CloseReason } from '../health/status.js';
+import type { StatementInfo } from '../lease/statement-catalog.js';
 
 /**
  * The seam between the pool and OpenTelemetry. The pool reports what happens through this
@@ -9,8 +9,10 @@ import type { StatementInfo } from '../statement-info.js';
  * behind a single `undefined` check.
  */
 
-/** The statement methods the pool wraps. */
-/** `prepare` is reported only when preparing fails (a syntax error is the statement's failure). */
+/**
+ * The statement methods the pool reports. `prepare` is reported only when preparing fails (a
+ * syntax error is the statement's failure).
+ */
 export type StatementMethod = 'run' | 'get' | 'all' | 'iterate' | 'exec' | 'pragma' | 'prepare';
 
 /** Why a probe ran: a borrower needed it, a monitoring cycle, a new connection, or user code. */
@@ -33,6 +35,8 @@ export interface PoolGaugeSnapshot {
   readonly idleMax: number;
   readonly idleMin: number;
   readonly byStatus: Readonly<Record<'healthy' | 'unhealthy' | 'stale' | 'expired', number>>;
+  /** Open connections: the age and usage figures describe these (none: the figures are 0). */
+  readonly open: number;
   readonly ageSeconds: { readonly max: number; readonly average: number };
   readonly usage: { readonly max: number; readonly average: number };
 }
@@ -43,25 +47,16 @@ export type TraceHandle = object;
 export interface PoolTelemetry {
   /** A pool opened: counters start at 0 so that the first increment is visible to `increase()`. */
   poolOpened(pool: ObservedPool): void;
-  /** Runs one statement method, recording its span and duration. Returns what it returns. */
-  executeStatement(
-    pool: ObservedPool,
-    connection: HealthyConnection,
-    statement: StatementInfo,
-    method: StatementMethod,
-    original: (...args: unknown[]) => unknown,
-    self: unknown,
-    args: ArrayLike<unknown>,
-  ): unknown;
-  /** Worker mode: traces one round trip to a connection's worker; settles as `run()` does. */
-  executeStatementAsync(
-    pool: ObservedPool,
-    connection: HealthyConnection,
-    statement: StatementInfo,
-    method: StatementMethod,
-    run: () => Promise<unknown>,
-    args: readonly unknown[],
-  ): Promise<unknown>;
+  /**
+   * A statement starts: returns its span (an opaque handle), if one is recorded. `args` are the
+   * bound parameters as the caller passed them (empty for scripts).
+   */
+  statementStarted(pool: ObservedPool, connectionId: string, statement: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>): TraceHandle | undefined;
+  /**
+   * The statement ended, after `durationMs` (lock waits included): with `error` undefined when it
+   * succeeded, and what it returned (an iterator's end has none).
+   */
+  statementEnded(pool: ObservedPool, statement: StatementInfo, method: StatementMethod, span: TraceHandle | undefined, durationMs: number, error: unknown, result: unknown): void;
   /** A caller starts waiting for a lease. Returns a handle for the child spans, if any. */
   acquireStarted(pool: ObservedPool): TraceHandle | undefined;
   /** The wait ended: with a lease (`error` undefined), a timeout or another error. */

@@ -1,0 +1,15 @@
+import type { ResolvedOnConnect } from '../config/on-connect.js';
+
+/** What a backend needs to open one connection. */
+export interface BackendOptions {
+  readonly label: string;
+  readonly filename: string;
+  readonly readonly: boolean;
+  readonly fileMustExist: boolean;
+  readonly pragmas: Readonly<Record<string, string | number | boolean>>;
+  readonly statementCacheSize: number;
+  /** Worker mode: the child's own busy timeout (the child may block; the caller's event loop never does). */
+  readonly busyTimeoutMs: number;
+  /** Run with each new connection: a function (in-thread), or a module each process imports. */
+  readonly onConnect: ResolvedOnConnect | undefined;
+}

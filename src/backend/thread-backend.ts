@@ -1,0 +1,172 @@
+import Database from 'better-sqlite3';
+import { now } from '../clock.js';
+import { loadConnectFunction } from '../config/on-connect.js';
+import { HealthProbe, fileIdentityOf, isLockedProbe } from '../health/probe.js';
+import { lockRetryDelay, pause } from '../lock-wait.js';
+import type { BackendCursor, ConnectionBackend, IterateRequest, ProbeRequest, RowBatch, StatementRequest, SyncAccess } from './backend.js';
+import type { BackendOptions } from './backend-options.js';
+import { applyPragmas } from './pragmas.js';
+import { callStatement } from './statement-call.js';
+import { StatementCache, applyModes } from './statement-cache.js';
+
+/**
+ * A better-sqlite3 connection on the calling thread. Statements run synchronously (the fastest
+ * way to run short statements), so this backend answers at once, never with a promise, except to
+ * open and to probe. It is opened with a busy timeout of 0: a statement that finds the database
+ * locked fails at once with `SQLITE_BUSY` instead of sleeping on the event loop, and the pool
+ * waits asynchronously (see lock-wait.ts). A running statement cannot be interrupted: `timeoutMs`
+ * does not apply here.
+ */
+export class ThreadBackend implements ConnectionBackend, SyncAccess {
+  label: string;
+  onLost: ((reason: string) => void) | undefined = undefined;
+  readonly db: Database.Database;
+  readonly #statements: StatementCache<Database.Statement>;
+  readonly #probe: HealthProbe;
+  /** Iterators open on this connection: closed before it is lent again or closed. */
+  readonly #iterators = new Set<IterableIterator<unknown>>();
+  readonly #prepare = (sql: string, modes: number): Database.Statement => {
+    const statement = this.db.prepare(sql);
+    applyModes(statement, modes);
+    return statement;
+  };
+
+  private constructor(db: Database.Database, label: string, statementCacheSize: number) {
+    this.db = db;
+    this.label = label;
+    this.#statements = new StatementCache(statementCacheSize);
+    this.#probe = new HealthProbe(db, fileIdentityOf(db.name));
+  }
+
+  /**
+   * A connection someone else opened (the guide's `HealthyConnection(connection)`), as it is:
+   * its busy timeout stays the owner's.
+   */
+  static wrap(db: Database.Database, label: string, statementCacheSize = 100): ThreadBackend {
+    return new ThreadBackend(db, label, statementCacheSize);
+  }
+
+  /** Opens, applies the pragmas (read back) and runs `onConnect`; closes the handle if any step fails. */
+  static async open(options: BackendOptions): Promise<ThreadBackend> {
+    const db = new Database(options.filename, { readonly: options.readonly, fileMustExist: options.fileMustExist, timeout: 0 });
+    try {
+      applyPragmas(db, options.pragmas);
+      const onConnect = options.onConnect;
+      // import() caches the module: a pool's connections share one load.
+      const connect = onConnect?.fn ?? (onConnect?.module === undefined ? undefined : await loadConnectFunction(onConnect.module));
+      await connect?.(db);
+    } catch (error) {
+      if (db.open) db.close();
+      throw error;
+    }
+    return new ThreadBackend(db, options.label, options.statementCacheSize);
+  }
+
+  get open(): boolean {
+    return this.db.open;
+  }
+
+  get inTransaction(): boolean {
+    return this.db.open && this.db.inTransaction;
+  }
+
+  get sync(): SyncAccess {
+    return this;
+  }
+
+  statement(sql: string, modes: number): Database.Statement {
+    return this.#statements.get(sql, modes, this.#prepare);
+  }
+
+  readonlyOf(sql: string, modes: number): boolean {
+    return this.statement(sql, modes).readonly;
+  }
+
+  execute(request: StatementRequest): unknown {
+    return callStatement(this.statement(request.sql, request.modes), request.method, request.params);
+  }
+
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+
+  iterate(request: IterateRequest): BackendCursor {
+    let iterator: IterableIterator<unknown> | undefined;
+    const close = (): void => {
+      if (iterator === undefined) return;
+      this.untrack(iterator);
+      iterator.return?.();
+    };
+    return {
+      next: (): RowBatch => {
+        // Opened at the first pull, as better-sqlite3 runs the statement at the first next().
+        iterator ??= this.#opened(callStatement(this.statement(request.sql, request.modes), 'iterate', request.params) as IterableIterator<unknown>);
+        const rows: unknown[] = [];
+        try {
+          while (rows.length < request.batchSize) {
+            const step = iterator.next();
+            if (step.done === true) {
+              this.untrack(iterator);
+              return { rows, done: true };
+            }
+            rows.push(step.value);
+          }
+        } catch (error) {
+          close();
+          throw error;
+        }
+        return { rows, done: false };
+      },
+      close,
+    };
+  }
+
+  track(iterator: IterableIterator<unknown>): void {
+    this.#iterators.add(iterator);
+  }
+
+  untrack(iterator: IterableIterator<unknown>): void {
+    this.#iterators.delete(iterator);
+  }
+
+  async probe({ query, timeoutMs, deep }: ProbeRequest): Promise<void> {
+    const deadline = now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.#probe.run(query, deep);
+        return;
+      } catch (error) {
+        // A lock held elsewhere: wait for it asynchronously, as statements do, within the probe's timeout.
+        if (!isLockedProbe(error) || now() >= deadline) throw error;
+        await pause(Math.min(lockRetryDelay(attempt), Math.max(0, deadline - now())));
+      }
+    }
+  }
+
+  reset(): void {
+    this.#closeIterators();
+    if (!this.inTransaction) return;
+    this.db.prepare('ROLLBACK').run();
+    if (this.db.inTransaction) throw new Error(`${this.label} is still inside a transaction after ROLLBACK`);
+  }
+
+  close(): Promise<void> {
+    this.kill();
+    return Promise.resolve();
+  }
+
+  kill(): void {
+    this.#closeIterators();
+    if (this.db.open) this.db.close();
+  }
+
+  #opened(iterator: IterableIterator<unknown>): IterableIterator<unknown> {
+    this.track(iterator);
+    return iterator;
+  }
+
+  #closeIterators(): void {
+    for (const iterator of this.#iterators) iterator.return?.();
+    this.#iterators.clear();
+  }
+}

@@ -1,0 +1,119 @@
+import type { BackendCursor, IterateRequest, RowBatch } from '../backend/backend.js';
+import { now } from '../clock.js';
+import { BusyTimeoutError, LeaseReleasedError } from '../errors.js';
+import { lockRetryDelay, pause } from '../lock-wait.js';
+import type { PoolEntry } from '../pool/pool-entry.js';
+import { failureKind } from '../sqlite-errors.js';
+import { telemetryRegistry, type PoolTelemetry, type TraceHandle } from '../telemetry/pool-telemetry.js';
+import type { StatementInfo } from './statement-catalog.js';
+import { argsOf, finish, type RunContext, type StatementOwner } from './statement-runner.js';
+
+/** Something a lease opened that must stop when the lease ends. */
+export interface OpenWork {
+  /** The lease ended: stop, and report what ran. */
+  end(): void;
+}
+
+/**
+ * `lease.iterate()`: rows as the caller pulls them (in worker mode `batchSize` rows per round
+ * trip). One use of the connection and one span, from the call until the last row, an early
+ * `return()`, an error, or the end of the lease, whichever comes first. After the lease ended,
+ * `next()` rejects with `LeaseReleasedError`; the connection's cursor was closed before the
+ * connection was lent again.
+ */
+export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
+  readonly #ctx: RunContext;
+  readonly #owner: StatementOwner;
+  readonly #entry: PoolEntry;
+  readonly #info: StatementInfo;
+  readonly #cursor: BackendCursor;
+  readonly #request: IterateRequest;
+  readonly #telemetry: PoolTelemetry | undefined;
+  readonly #span: TraceHandle | undefined;
+  readonly #startedAt = now();
+  readonly #ended: (work: OpenWork) => void;
+  #rows: unknown[] = [];
+  #index = 0;
+  #last = false;
+  #pulled = false;
+  #finished = false;
+  /** Time spent pulling rows: the statement runs only then (the connection's query time). */
+  #pullMs = 0;
+
+  constructor(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, info: StatementInfo, request: IterateRequest, ended: (work: OpenWork) => void) {
+    this.#ctx = ctx;
+    this.#owner = owner;
+    this.#entry = entry;
+    this.#info = info;
+    this.#request = request;
+    this.#ended = ended;
+    this.#cursor = entry.backend.iterate(request);
+    this.#telemetry = telemetryRegistry.active;
+    this.#span = this.#telemetry?.statementStarted(ctx.pool, entry.id, info, 'iterate', argsOf(request.params));
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#owner.released) {
+      this.end();
+      throw new LeaseReleasedError(this.#owner.connectionId);
+    }
+    if (this.#index < this.#rows.length) return { value: this.#rows[this.#index++] as T, done: false };
+    if (this.#last || this.#finished) {
+      this.#finish(undefined);
+      return { value: undefined, done: true };
+    }
+    let batch: RowBatch;
+    const pullStartedAt = now();
+    try {
+      batch = await this.#pull();
+    } catch (error) {
+      this.#pullMs += now() - pullStartedAt;
+      this.#finish(error);
+      throw error;
+    }
+    this.#pullMs += now() - pullStartedAt;
+    this.#pulled = true;
+    if (this.#owner.released) return this.next();
+    this.#rows = batch.rows;
+    this.#index = 0;
+    this.#last = batch.done;
+    return this.next();
+  }
+
+  /** The caller stopped early (`break` in `for await`): the statement stops. */
+  async return(): Promise<IteratorResult<T, undefined>> {
+    if (!this.#finished && !this.#owner.released) await this.#cursor.close();
+    this.#finish(undefined);
+    return { value: undefined, done: true };
+  }
+
+  end(): void {
+    this.#finish(undefined);
+  }
+
+  /** The next batch; the first pull waits out a lock held elsewhere, as statements do. */
+  async #pull(): Promise<RowBatch> {
+    const deadline = this.#startedAt + this.#ctx.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#cursor.next();
+      } catch (error) {
+        if (failureKind(error) !== 'busy' || this.#pulled) throw error;
+        if (now() >= deadline) throw new BusyTimeoutError(this.#ctx.busyTimeoutMs, 'the database lock, held by another connection or process', error);
+        await pause(Math.min(lockRetryDelay(attempt), Math.max(0, deadline - now())));
+        if (this.#owner.released) throw new LeaseReleasedError(this.#owner.connectionId);
+      }
+    }
+  }
+
+  #finish(error: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#ended(this);
+    finish(this.#ctx, this.#telemetry, this.#entry, this.#info, 'iterate', this.#span, this.#startedAt, error, undefined, this.#pullMs);
+  }
+}

@@ -1,0 +1,259 @@
+import type { Database, RunResult, Statement } from 'better-sqlite3';
+import type { BindParameters } from '../backend/statement-call.js';
+import { StatementMode } from '../backend/statement-cache.js';
+import { checkQueryOptions, type QueryOptions } from '../config/call-options.js';
+import { LeaseReleasedError, SqlitePoolError } from '../errors.js';
+import type { HealthyConnection } from '../health/healthy-connection.js';
+import type { LeaseHolder, PoolEntry } from '../pool/pool-entry.js';
+import { Iteration, type OpenWork } from './iteration.js';
+import { leaseDatabase } from './lease-database.js';
+import { LeaseStatement } from './lease-statement.js';
+import { runStatement, type AsyncMethod, type RunContext } from './statement-runner.js';
+import { inTransactionScope } from './transaction-scope.js';
+
+/** What a lease needs from its pool. */
+export interface LeaseHost {
+  readonly context: RunContext;
+  /** The pool's identity for transaction scopes. */
+  readonly scopeKey: object;
+  /** Transactions open through the API right now (shortcuts look for one to join only while there are some). */
+  openTransactions: number;
+  /** The lease gave its connection back (or had it taken at `close()`). */
+  returned(entry: PoolEntry, lease: Lease): void;
+}
+
+/**
+ * One caller's hold on a pooled connection. Release it exactly once (a second release does
+ * nothing), or let `await using` do it. A lease ends at release: every method, statement and
+ * iterator it handed out throws (rejects with) `LeaseReleasedError` afterwards, an unfinished
+ * iterator is closed and a transaction left open is rolled back before the connection is lent
+ * again, and statements still in flight (worker mode) finish or are stopped first.
+ *
+ * The query methods are asynchronous and work the same in the in-thread and the worker mode, so
+ * switching modes is a configuration change. The synchronous better-sqlite3 API (`connection`,
+ * `prepare()`, `pragma()`) exists in the in-thread mode only.
+ *
+ * ```ts
+ * await using lease = await db.getConnection();
+ * const user = await lease.get('SELECT * FROM users WHERE id = ?', [id]);
+ * ```
+ */
+export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
+  readonly connectionId: string;
+  #entry: PoolEntry | undefined;
+  readonly #host: LeaseHost;
+  readonly #open = new Set<OpenWork>();
+  #handle: Database | undefined;
+  #inFlight = 0;
+  #savepoints = 0;
+
+  /** @internal Leases come from `DatabaseManager.getConnection()`. */
+  constructor(entry: PoolEntry, host: LeaseHost) {
+    this.#entry = entry;
+    this.#host = host;
+    this.connectionId = entry.id;
+    entry.lease = this;
+  }
+
+  /** @internal */
+  get context(): RunContext {
+    return this.#host.context;
+  }
+
+  /**
+   * The better-sqlite3 `Database` (the guide's `conn`), bound to this lease: synchronous, and
+   * throwing `LeaseReleasedError` after release. In-thread mode only.
+   */
+  get connection(): Database {
+    const entry = this.current();
+    if (entry.backend.sync === undefined) throw noHandle(this.connectionId);
+    return (this.#handle ??= leaseDatabase(this, entry.backend.sync.db));
+  }
+
+  /** The connection's health wrapper: stats, status, `validateHealth()`. */
+  get healthyConnection(): HealthyConnection {
+    return this.current().healthy;
+  }
+
+  get released(): boolean {
+    return this.#entry === undefined;
+  }
+
+  /** Whether the connection is inside a transaction (either mode; worker mode: after its last statement). */
+  get inTransaction(): boolean {
+    return this.current().backend.inTransaction;
+  }
+
+  /** @internal Statements of this lease still waiting (for a lock, or on a round trip). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * A prepared statement on this connection (in-thread mode), with better-sqlite3's synchronous
+   * `Statement` API. Its modes and bound parameters are its own; it throws after release.
+   */
+  prepare(sql: string): Statement {
+    const entry = this.current();
+    if (entry.backend.sync === undefined) throw noHandle(this.connectionId);
+    return new LeaseStatement(this, sql) as unknown as Statement;
+  }
+
+  run(sql: string, params?: BindParameters, options?: QueryOptions): Promise<RunResult> {
+    return this.#run('run', sql, params, options) as Promise<RunResult>;
+  }
+
+  get<T = unknown>(sql: string, params?: BindParameters, options?: QueryOptions): Promise<T | undefined> {
+    return this.#run('get', sql, params, options) as Promise<T | undefined>;
+  }
+
+  all<T = unknown>(sql: string, params?: BindParameters, options?: QueryOptions): Promise<T[]> {
+    return this.#run('all', sql, params, options) as Promise<T[]>;
+  }
+
+  /** Runs a script of one or more statements without parameters. */
+  async exec(sql: string, options?: QueryOptions): Promise<void> {
+    await this.#run('exec', sql, undefined, options);
+  }
+
+  /** Rows as they come (in worker mode `options.batchSize` rows per round trip); ends with the lease. */
+  iterate<T = unknown>(sql: string, params?: BindParameters, options?: QueryOptions): AsyncIterableIterator<T> {
+    const entry = this.#entry;
+    if (entry === undefined) return rejectingIterator(new LeaseReleasedError(this.connectionId));
+    try {
+      if (options !== undefined) checkQueryOptions(options);
+    } catch (error) {
+      return rejectingIterator(error);
+    }
+    const context = this.#host.context;
+    const request = {
+      sql,
+      params,
+      modes: options?.safeIntegers === true ? StatementMode.SAFE_INTEGERS : StatementMode.NONE,
+      timeoutMs: options?.timeoutMs ?? context.queryTimeoutMs,
+      batchSize: options?.batchSize ?? 100,
+    };
+    const iteration = new Iteration<T>(context, this, entry, context.catalog.get(sql), request, (work) => this.#open.delete(work));
+    this.#open.add(iteration);
+    return iteration;
+  }
+
+  /** In-thread mode: better-sqlite3's `pragma()`, counted and traced like a statement. */
+  pragma(source: string, options?: { simple?: boolean }): unknown {
+    return this.connection.pragma(source, options);
+  }
+
+  /**
+   * Runs `fn` between `BEGIN IMMEDIATE` and `COMMIT` on this connection, or `ROLLBACK` if it
+   * throws; nested inside another transaction, as a savepoint. The transaction holds the pool's
+   * write gate, and a shortcut (`db.run()`, `db.get()`) issued inside `fn` joins it.
+   */
+  async transaction<T>(fn: (lease: Lease) => T | Promise<T>, options?: QueryOptions): Promise<T> {
+    this.current();
+    if (this.inTransaction) return this.#savepoint(fn, options);
+    await this.run('BEGIN IMMEDIATE', undefined, options);
+    let result: T;
+    this.#host.openTransactions++;
+    try {
+      result = await inTransactionScope(this.#host.scopeKey, this, () => fn(this));
+      await this.run('COMMIT', undefined, options);
+    } catch (error) {
+      // If this ROLLBACK fails, the caller's error still wins: the release rolls back again, or
+      // replaces a connection that cannot.
+      if (!this.released && this.inTransaction) await this.run('ROLLBACK', undefined, options).catch(() => undefined);
+      throw error;
+    } finally {
+      this.#host.openTransactions--;
+    }
+    return result;
+  }
+
+  /** Gives the connection back to the pool. A second call does nothing. */
+  release(): void {
+    const entry = this.#entry;
+    if (entry === undefined) return;
+    this.#entry = undefined;
+    entry.lease = undefined;
+    for (const work of [...this.#open]) work.end();
+    this.#open.clear();
+    this.#host.returned(entry, this);
+  }
+
+  /** @internal `close()` took the connection back: the lease ends as at release. */
+  end(): void {
+    this.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+    return Promise.resolve();
+  }
+
+  /** @internal The connection, while this lease holds it. */
+  current(): PoolEntry {
+    const entry = this.#entry;
+    if (entry === undefined) throw new LeaseReleasedError(this.connectionId);
+    return entry;
+  }
+
+  /** @internal */
+  opened(work: OpenWork): void {
+    this.#open.add(work);
+  }
+
+  /** @internal */
+  closed(work: OpenWork): void {
+    this.#open.delete(work);
+  }
+
+  #run(method: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
+    const entry = this.#entry;
+    if (entry === undefined) return Promise.reject(new LeaseReleasedError(this.connectionId));
+    let outcome: unknown;
+    try {
+      if (options !== undefined) checkQueryOptions(options);
+      outcome = runStatement(this.#host.context, this, entry, method, sql, params, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!(outcome instanceof Promise)) return Promise.resolve(outcome);
+    this.#inFlight++;
+    return outcome.finally(() => this.#inFlight--);
+  }
+
+  async #savepoint<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined): Promise<T> {
+    const name = `otel_sqlite_pool_${++this.#savepoints}`;
+    await this.run(`SAVEPOINT ${name}`, undefined, options);
+    try {
+      const result = await fn(this);
+      await this.run(`RELEASE ${name}`, undefined, options);
+      return result;
+    } catch (error) {
+      if (!this.released && this.inTransaction) {
+        await this.run(`ROLLBACK TO ${name}`, undefined, options).catch(() => undefined);
+        await this.run(`RELEASE ${name}`, undefined, options).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      this.#savepoints--;
+    }
+  }
+}
+
+function noHandle(connectionId: string): SqlitePoolError {
+  return new SqlitePoolError('SQLITE_POOL_NO_HANDLE', `${connectionId} lives in a worker process: the raw better-sqlite3 handle exists in the in-thread mode only; use the lease's async methods`);
+}
+
+/** An iterator whose first `next()` rejects: `iterate()` on a released lease fails like the other async methods. */
+function rejectingIterator<T>(error: unknown): AsyncIterableIterator<T> {
+  const iterator: AsyncIterableIterator<T> = {
+    next: () => Promise.reject(error),
+    return: () => Promise.resolve({ value: undefined, done: true }),
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}

@@ -1,0 +1,199 @@
+import type { ConnectionBackend, MaybePromise, StatementRequest } from '../backend/backend.js';
+import type { BindParameters } from '../backend/statement-call.js';
+import { StatementMode } from '../backend/statement-cache.js';
+import { now } from '../clock.js';
+import type { QueryOptions } from '../config/call-options.js';
+import { BusyTimeoutError, LeaseReleasedError } from '../errors.js';
+import { lockRetryDelay, pause } from '../lock-wait.js';
+import type { PoolEntry } from '../pool/pool-entry.js';
+import type { WriteGate } from '../pool/write-gate.js';
+import { isSingleStatement } from '../sql/tokenize.js';
+import { failureKind } from '../sqlite-errors.js';
+import { telemetryRegistry, type ObservedPool, type PoolTelemetry, type StatementMethod, type TraceHandle } from '../telemetry/pool-telemetry.js';
+import type { StatementCatalog, StatementInfo } from './statement-catalog.js';
+
+/** What running statements needs from its pool; built once per pool. */
+export interface RunContext {
+  readonly pool: ObservedPool;
+  readonly catalog: StatementCatalog;
+  readonly gate: WriteGate;
+  /** The total wait for a lock (the write gate, then SQLite's lock), per statement. */
+  readonly busyTimeoutMs: number;
+  readonly queryTimeoutMs: number;
+}
+
+/** The lease a statement runs under: it owns the write gate while it writes. */
+export interface StatementOwner {
+  readonly released: boolean;
+  readonly connectionId: string;
+}
+
+export type AsyncMethod = 'run' | 'get' | 'all' | 'exec';
+
+interface Call extends StatementRequest {
+  readonly kind: AsyncMethod;
+}
+
+const NO_ARGS: readonly unknown[] = [];
+
+export function argsOf(params: BindParameters | undefined): readonly unknown[] {
+  return params === undefined ? NO_ARGS : Array.isArray(params) ? params : [params];
+}
+
+/**
+ * One statement of the async API, on a lease's connection: through the write gate when it writes,
+ * waiting asynchronously for a lock held elsewhere, counted as one use of the connection and
+ * reported to telemetry once (lock waits included in its duration). Returns the value where the
+ * work was done at once, a promise where it had to wait or cross to another process.
+ */
+export function runStatement(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, kind: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): MaybePromise<unknown> {
+  const info = ctx.catalog.get(sql, kind === 'exec' ? 'exec' : 'prepared');
+  const telemetry = telemetryRegistry.active;
+  const startedAt = now();
+  const span = telemetry?.statementStarted(ctx.pool, entry.id, info, kind, kind === 'exec' ? NO_ARGS : argsOf(params));
+  const call: Call = {
+    kind,
+    sql,
+    method: kind === 'exec' ? 'run' : kind,
+    params,
+    modes: options?.safeIntegers === true ? StatementMode.SAFE_INTEGERS : StatementMode.NONE,
+    timeoutMs: options?.timeoutMs ?? ctx.queryTimeoutMs,
+  };
+  let outcome: MaybePromise<unknown>;
+  try {
+    outcome = attempt(ctx, owner, entry, call, startedAt);
+  } catch (error) {
+    finish(ctx, telemetry, entry, info, kind, span, startedAt, error, undefined);
+    throw error;
+  }
+  if (!(outcome instanceof Promise)) {
+    finish(ctx, telemetry, entry, info, kind, span, startedAt, undefined, outcome);
+    return outcome;
+  }
+  return outcome.then(
+    (result) => {
+      finish(ctx, telemetry, entry, info, kind, span, startedAt, undefined, result);
+      return result;
+    },
+    (error: unknown) => {
+      finish(ctx, telemetry, entry, info, kind, span, startedAt, error, undefined);
+      throw error;
+    },
+  );
+}
+
+/**
+ * The statement on the raw, synchronous API (`lease.connection`, `lease.prepare()`): counted and
+ * reported like any other, but it cannot wait: a lock held elsewhere fails it at once with
+ * `SQLITE_BUSY` (the event loop never sleeps in SQLite's busy handler).
+ */
+export function runSync<T>(ctx: RunContext, entry: PoolEntry, info: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>, run: () => T): T {
+  const telemetry = telemetryRegistry.active;
+  const startedAt = now();
+  const span = telemetry?.statementStarted(ctx.pool, entry.id, info, method, args);
+  let result: T;
+  try {
+    result = run();
+  } catch (error) {
+    finish(ctx, telemetry, entry, info, method, span, startedAt, error, undefined);
+    throw error;
+  }
+  finish(ctx, telemetry, entry, info, method, span, startedAt, undefined, result);
+  return result;
+}
+
+/**
+ * One use of the connection, its failure classified, its telemetry ended: for every path.
+ * `queryMs` is the time the statement ran, where it differs from the call's (an iterator runs
+ * only while rows are pulled).
+ */
+export function finish(ctx: RunContext, telemetry: PoolTelemetry | undefined, entry: PoolEntry, info: StatementInfo, method: StatementMethod, span: TraceHandle | undefined, startedAt: number, error: unknown, result: unknown, queryMs?: number): void {
+  const endedAt = now();
+  entry.healthy.recordUsage(queryMs ?? endedAt - startedAt, endedAt);
+  if (error !== undefined) noteFailure(entry, error);
+  telemetry?.statementEnded(ctx.pool, info, method, span, endedAt - startedAt, error, result);
+}
+
+/**
+ * What a failure says about the connection: a closed handle retires it; a connection-level code
+ * that may concern another file (an ATTACH of a missing file, a broken virtual table) only makes
+ * it suspect: a deep probe decides before it is lent again.
+ */
+export function noteFailure(entry: PoolEntry, error: unknown): void {
+  const kind = failureKind(error);
+  if (kind === 'closed') entry.healthy.markUnhealthy('error');
+  else if (kind === 'suspect') entry.suspect = true;
+}
+
+function attempt(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, call: Call, startedAt: number): MaybePromise<unknown> {
+  const backend = entry.backend;
+  const writes = call.kind === 'exec' || backend.readonlyOf(call.sql, call.modes) !== true;
+  if (writes && !ctx.gate.tryEnter(owner)) return waitAndRun(ctx, owner, entry, call, startedAt, undefined);
+  let result: MaybePromise<unknown>;
+  try {
+    result = execute(backend, call);
+  } catch (error) {
+    if (retryable(error, call)) return waitAndRun(ctx, owner, entry, call, startedAt, error);
+    leaveIfDone(ctx, owner, backend);
+    throw error;
+  }
+  if (!(result instanceof Promise)) {
+    leaveIfDone(ctx, owner, backend);
+    return result;
+  }
+  return result.then(
+    (value) => {
+      leaveIfDone(ctx, owner, backend);
+      return value;
+    },
+    (error: unknown) => {
+      if (retryable(error, call)) return waitAndRun(ctx, owner, entry, call, startedAt, error);
+      leaveIfDone(ctx, owner, backend);
+      throw error;
+    },
+  );
+}
+
+/**
+ * The slow path: wait for the write gate (`busy` undefined), or for a lock held elsewhere (after
+ * `busy`, the `SQLITE_BUSY` the last attempt got), pausing asynchronously until the deadline.
+ */
+async function waitAndRun(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, call: Call, startedAt: number, busy: unknown): Promise<unknown> {
+  const deadline = startedAt + ctx.busyTimeoutMs;
+  const remaining = (): number => Math.max(0, deadline - now());
+  try {
+    if (busy === undefined) await ctx.gate.enter(owner, remaining());
+    for (let attempt = 0; ; attempt++) {
+      if (busy !== undefined) {
+        if (remaining() === 0) throw new BusyTimeoutError(ctx.busyTimeoutMs, 'the database lock, held by another connection or process', busy);
+        await pause(Math.min(lockRetryDelay(attempt), remaining()));
+      }
+      if (owner.released) throw new LeaseReleasedError(owner.connectionId);
+      try {
+        return await execute(entry.backend, call);
+      } catch (error) {
+        if (!retryable(error, call)) throw error;
+        busy = error;
+      }
+    }
+  } finally {
+    leaveIfDone(ctx, owner, entry.backend);
+  }
+}
+
+function execute(backend: ConnectionBackend, call: Call): MaybePromise<unknown> {
+  return call.kind === 'exec' ? backend.exec(call.sql, call.timeoutMs) : backend.execute(call);
+}
+
+/**
+ * A statement that got `SQLITE_BUSY` had no effect and can run again. A script of several
+ * statements cannot: the ones before the busy one may have been applied.
+ */
+function retryable(error: unknown, call: Call): boolean {
+  return failureKind(error) === 'busy' && (call.kind !== 'exec' || isSingleStatement(call.sql));
+}
+
+/** The gate is held while the connection is inside a write transaction, and given up after. */
+export function leaveIfDone(ctx: RunContext, owner: StatementOwner, backend: ConnectionBackend): void {
+  if (!backend.inTransaction && ctx.gate.heldBy(owner)) ctx.gate.leave(owner);
+}

@@ -1,0 +1,57 @@
+import type { ConnectionBackend } from '../backend/backend.js';
+import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
+import type { HealthCheckTrigger, TraceHandle } from '../telemetry/pool-telemetry.js';
+
+/** Where a connection is in its life; it is in exactly one state at a time. */
+export type EntryState = 'idle' | 'reserved' | 'leased' | 'closed';
+
+/** The lease a connection is lent to, as the pool sees it: something it can end. */
+export interface LeaseHolder {
+  /** Ends the lease now (`close()` past its deadline): its statements throw from here on. */
+  end(): void;
+}
+
+/**
+ * One pooled connection: its health wrapper (and through it the backend), its state in the pool
+ * and the bookkeeping of its current lease.
+ */
+export class PoolEntry {
+  readonly healthy: HealthyConnection;
+  state: EntryState = 'idle';
+  /** The lease it is lent to, while `leased`. */
+  lease: LeaseHolder | undefined = undefined;
+  /** `performance.now()` when the current lease began. */
+  leasedAt = 0;
+  /** Stack of the current lease's acquire, kept only while leak detection is on. */
+  acquireStack: string | undefined = undefined;
+  leakReported = false;
+  /**
+   * A statement failed with a connection-level code that may concern another file (an attached
+   * database, a virtual table): a deep probe decides before the connection is lent again.
+   */
+  suspect = false;
+  /** Why the running probe runs, and the span it belongs under (for logs and telemetry). */
+  probeContext: { readonly trigger: HealthCheckTrigger; readonly parent: TraceHandle | undefined } | undefined = undefined;
+
+  constructor(healthy: HealthyConnection) {
+    this.healthy = healthy;
+  }
+
+  get backend(): ConnectionBackend {
+    return this.healthy.backend;
+  }
+
+  get id(): string {
+    return this.healthy.connectionId;
+  }
+
+  /** Probes with why it runs remembered, so the pool's probe listener can report it. */
+  async probe(trigger: HealthCheckTrigger, parent: TraceHandle | undefined, force: boolean): Promise<HealthCheckResult> {
+    this.probeContext = { trigger, parent };
+    try {
+      return await this.healthy.probe({ force, deep: this.suspect });
+    } finally {
+      this.probeContext = undefined;
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { errorMessage } from '../errors.js';
+import type { CloseReason } from '../health/status.js';
+import type { Logger } from '../logger.js';
+import { telemetryRegistry, type ObservedPool } from '../telemetry/pool-telemetry.js';
+import type { ConnectionSet } from './connection-set.js';
+import type { PoolEntry } from './pool-entry.js';
+import type { LifetimeCounters } from './statistics.js';
+
+/**
+ * Takes connections out of the pool and closes them. A closing connection still counts against
+ * `poolSize` until its close has really finished (a child process's exit), so the pool never holds
+ * more than its size, even for a moment; `settled()` waits for every close under way.
+ */
+export class Retirement {
+  readonly #set: ConnectionSet;
+  readonly #lifetime: LifetimeCounters;
+  readonly #pool: ObservedPool;
+  readonly #logger: Logger;
+  readonly #closing = new Set<Promise<void>>();
+  readonly #closed: () => void;
+
+  constructor(set: ConnectionSet, lifetime: LifetimeCounters, pool: ObservedPool, logger: Logger, closed: () => void) {
+    this.#set = set;
+    this.#lifetime = lifetime;
+    this.#pool = pool;
+    this.#logger = logger;
+    this.#closed = closed;
+  }
+
+  /** Closes `entry` for `reason`; `kill` stops it at once (a statement may still be running). */
+  retire(entry: PoolEntry, reason: CloseReason, kill = false): void {
+    if (entry.state === 'closed') return;
+    const { healthy } = entry;
+    this.#set.remove(entry);
+    entry.lease?.end();
+    this.#lifetime.closed[reason]++;
+    this.#lifetime.closedConnectionUsage += healthy.metrics.usageCount;
+    telemetryRegistry.active?.connectionClosed(this.#pool, healthy, reason);
+    const message = `Closed ${entry.id} (${reason}) after ${(healthy.ageMs / 1000).toFixed(1)} s and ${healthy.metrics.usageCount} uses`;
+    if (reason === 'unhealthy' || reason === 'error') this.#logger.warn(message);
+    else this.#logger.debug(message);
+    if (kill) entry.backend.kill(`closed by the pool (${reason})`);
+    this.#track(entry);
+  }
+
+  /** Waits for every close under way. */
+  async settled(): Promise<void> {
+    while (this.#closing.size > 0) await Promise.allSettled([...this.#closing]);
+  }
+
+  #track(entry: PoolEntry): void {
+    this.#set.closing++;
+    const closing: Promise<void> = entry.backend
+      .close()
+      .catch((error: unknown) => this.#logger.warn(`Closing ${entry.id} failed: ${errorMessage(error)}`))
+      .finally(() => {
+        this.#set.closing--;
+        this.#closing.delete(closing);
+        // Capacity came back: the pool may open a connection for a waiter now.
+        this.#closed();
+      });
+    this.#closing.add(closing);
+  }
+}

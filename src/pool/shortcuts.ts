@@ -1,0 +1,59 @@
+import type { BindParameters } from '../backend/statement-call.js';
+import type { AcquireOptions, QueryOptions } from '../config/call-options.js';
+import type { Lease } from '../lease/lease.js';
+import type { AsyncMethod } from '../lease/statement-runner.js';
+import { transactionOf } from '../lease/transaction-scope.js';
+import type { PoolCore } from './pool-core.js';
+
+/**
+ * The pool's one-statement shortcuts (`all`, `get`, `run`, `exec`), `withLease()` and
+ * `transaction()`, all written once on top of leases. A shortcut issued inside a `transaction()`
+ * callback joins that transaction (its lease), so it neither waits for the write gate its own
+ * transaction holds nor reads around the transaction's writes.
+ */
+export class Shortcuts {
+  readonly #core: PoolCore;
+  readonly #acquire: (options: AcquireOptions | undefined) => Promise<Lease>;
+
+  constructor(core: PoolCore, acquire: (options: AcquireOptions | undefined) => Promise<Lease>) {
+    this.#core = core;
+    this.#acquire = acquire;
+  }
+
+  /** Acquires, runs one statement, releases: at once when a connection is ready (the fast path). */
+  run(method: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
+    const core = this.#core;
+    if (core.openTransactions > 0) {
+      const joined = transactionOf<Lease>(core.scopeKey);
+      if (joined !== undefined) return statement(joined, method, sql, params, options);
+    }
+    const lease = core.leaseNow();
+    if (lease === undefined) return this.withLease((slow) => statement(slow, method, sql, params, options), undefined);
+    const result = statement(lease, method, sql, params, options);
+    // In-thread the statement has run by now: release at once, without a promise turn.
+    if (lease.inFlight === 0) {
+      lease.release();
+      return result;
+    }
+    return result.finally(() => lease.release());
+  }
+
+  async withLease<T>(fn: (lease: Lease) => T | Promise<T>, options: AcquireOptions | undefined): Promise<T> {
+    const lease = await this.#acquire(options);
+    try {
+      return await fn(lease);
+    } finally {
+      lease.release();
+    }
+  }
+
+  transaction<T>(fn: (lease: Lease) => T | Promise<T>, options: AcquireOptions | undefined): Promise<T> {
+    const joined = this.#core.openTransactions > 0 ? transactionOf<Lease>(this.#core.scopeKey) : undefined;
+    if (joined !== undefined) return joined.transaction(fn);
+    return this.withLease((lease) => lease.transaction(fn), options);
+  }
+}
+
+function statement(lease: Lease, method: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
+  return method === 'exec' ? lease.exec(sql, options) : lease[method](sql, params, options);
+}
