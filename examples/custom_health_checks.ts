@@ -83,7 +83,7 @@ try {
     locker.exec("INSERT INTO trades (symbol, qty) VALUES ('LOCK', 0)");
     const healthy = [...pool.connections()][0]!;
     const started = performance.now();
-    const result = healthy.checkHealth({ force: true });
+    const result = await healthy.probe({ force: true });
     const took = performance.now() - started;
     console.log(
       result.passed

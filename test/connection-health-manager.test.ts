@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, test, vi } from 'vitest';
 import { ConnectionHealthManager, DatabaseManager, HealthCheckConfig, HealthyConnection, type DatabaseManagerOptions } from '../src/index.js';
-import { advance, captureLogger, tempDbPath, track, trackDb, useFakeClock } from './helpers/temp-db.js';
+import { advance, captureLogger, settled, tempDbPath, track, trackDb, useFakeClock } from './helpers/temp-db.js';
 
 /** A pool whose probe `SELECT flaky()` fails on the connections in `failing`. */
 function makePool(options: Partial<DatabaseManagerOptions> = {}) {
@@ -61,7 +61,9 @@ describe('startMonitoring / stopMonitoring', () => {
     await pool.initialize();
     const checks = () => pool.getConnectionStatsSync().lifetime.healthChecks;
     const cycle = pool.healthManager.runCycle();
-    expect(checks()).toBe(5 + 2); // the first batch ran synchronously, then the cycle yielded
+    // The first batch runs at once (its probes settle within promise turns), then the cycle yields a turn of the event loop.
+    for (let turns = 0; (checks() < 5 + 2 || pool.getConnectionStatsSync().availableConnections < 5) && turns < 1000; turns++) await Promise.resolve();
+    expect(checks()).toBe(5 + 2);
     const lease = await pool.getConnection(); // a caller gets in between batches...
     expect(lease.healthyConnection.metrics.healthCheckCount).toBe(2); // ...the top idle one, probed in batch 1
     expect(checks()).toBe(5 + 2);
@@ -180,6 +182,7 @@ describe('replacing and refilling', () => {
     await advance(60_000); // cycles at 30 s and 60 s: not older than maxAgeMs yet
     expect(pool.getConnectionStatsSync().lifetime.closed.max_age).toBe(0);
     await advance(30_000); // the cycle at 90 s finds them past it
+    await settled(pool);
     const stats = pool.getConnectionStatsSync();
     expect(stats.lifetime.closed.max_age).toBe(3);
     expect(stats.poolSize).toBe(2);
@@ -208,6 +211,7 @@ describe('replacing and refilling', () => {
     for (let i = 0; i < 4; i++) await lease.get('SELECT 1');
     expect(lease.healthyConnection.status).toBe('expired');
     lease.release();
+    await settled(pool); // the replacement opens in the background, never inside release()
     const stats = pool.getConnectionStatsSync();
     expect(stats.lifetime.closed.max_usage).toBe(1);
     expect(stats.poolSize).toBe(1);
@@ -253,12 +257,12 @@ describe('getPoolStatistics', () => {
     expect(pool.getConnectionStatsSync().lifetime).toMatchObject({ healthChecks: 5, healthCheckFailures: 1 });
   });
 
-  test('works on any iterable of HealthyConnection (its own counters only)', () => {
+  test('works on any iterable of HealthyConnection (its own counters only)', async () => {
     useFakeClock();
     const manager = new ConnectionHealthManager(new HealthCheckConfig({ maxUsage: 1 }));
     const make = () => new HealthyConnection({ connection: trackDb(new Database(':memory:')), config: manager.config });
     const [a, b] = [make(), make()];
-    a.checkHealth();
+    await a.probe();
     b.recordUsage(1);
     b.recordUsage(1);
     vi.advanceTimersByTime(2000);

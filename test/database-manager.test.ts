@@ -9,12 +9,13 @@ import {
   DatabaseManager,
   HealthyConnection,
   Lease,
+  LeaseReleasedError,
   PoolClosedError,
   type DatabaseManagerOptions,
 } from '../src/index.js';
 import { captureRejection } from './helpers/capture-error.js';
 import { runScript, SRC } from './helpers/run-script.js';
-import { advance, captureLogger, flush, tempDir, tempDbPath, track, useFakeClock } from './helpers/temp-db.js';
+import { advance, captureLogger, flush, settled, tempDir, tempDbPath, track, useFakeClock } from './helpers/temp-db.js';
 
 function makePool(options: Partial<DatabaseManagerOptions> = {}): DatabaseManager {
   return track(new DatabaseManager({ filename: tempDbPath(), ...options } as DatabaseManagerOptions));
@@ -171,8 +172,11 @@ describe('getConnection() and leases', () => {
     expect(lease).toBeInstanceOf(Lease);
     expect(lease.connection).toBeInstanceOf(Database);
     expect(lease.healthyConnection).toBeInstanceOf(HealthyConnection);
-    expect(lease.healthyConnection.connection).toBe(lease.connection);
+    // lease.connection is a lease-bound view of the connection's own handle: the same database, not the same object.
+    expect(lease.connection).not.toBe(lease.healthyConnection.connection);
+    expect(lease.connection.name).toBe(lease.healthyConnection.connection.name);
     expect(db.findConnection(lease.connection)).toBe(lease.healthyConnection);
+    expect(db.findConnection(lease.healthyConnection.connection)).toBe(lease.healthyConnection);
     expect(lease.connectionId).toBe(lease.healthyConnection.connectionId);
     expect((await db.getConnectionStats()).usedConnections).toBe(1);
     lease.release();
@@ -184,7 +188,7 @@ describe('getConnection() and leases', () => {
   test('two callers never hold the same connection', async () => {
     const db = makePool({ poolSize: 4 });
     const leases = await Promise.all([1, 2, 3, 4].map(() => db.getConnection()));
-    expect(new Set(leases.map((l) => l.connection)).size).toBe(4);
+    expect(new Set(leases.map((l) => l.healthyConnection)).size).toBe(4);
     for (const lease of leases) lease.release();
   });
 
@@ -225,19 +229,24 @@ describe('getConnection() and leases', () => {
   test('the shortcuts prepare a statement once per connection (statement cache)', async () => {
     const db = makePool({ poolSize: 1, healthCheckConfig: { minHealthyConnections: 1 } });
     const lease = await db.getConnection();
-    const prepare = vi.spyOn(lease.connection, 'prepare');
+    const prepare = vi.spyOn(lease.healthyConnection.connection, 'prepare');
     lease.release();
     for (let i = 0; i < 5; i++) await db.get('SELECT ? AS v', [i]);
     expect(prepare).toHaveBeenCalledTimes(1);
     const again = await db.getConnection();
-    expect(again.prepare('SELECT ? AS v')).toBe(again.prepare('SELECT ? AS v'));
+    // Lease statements are the lease's own objects over the same cached statement.
+    expect(again.prepare('SELECT ? AS v').get(1)).toEqual(again.prepare('SELECT ? AS v').get(1));
+    expect(prepare).toHaveBeenCalledTimes(1);
     again.release();
   });
 
   test('statementCacheSize 0 prepares every time', async () => {
     const db = makePool({ poolSize: 1, healthCheckConfig: { minHealthyConnections: 1 }, statementCacheSize: 0 });
     const lease = await db.getConnection();
-    expect(lease.prepare('SELECT 1')).not.toBe(lease.prepare('SELECT 1'));
+    const prepare = vi.spyOn(lease.healthyConnection.connection, 'prepare');
+    lease.prepare('SELECT 1').get();
+    lease.prepare('SELECT 1').get();
+    expect(prepare.mock.calls.length).toBeGreaterThanOrEqual(2);
     lease.release();
   });
 });
@@ -287,8 +296,8 @@ describe('transaction()', () => {
     }
   });
 
-  test('concurrent transactions queue instead of blocking on the lock', async () => {
-    const db = makePool({ poolSize: 4, busyTimeoutMs: 0 });
+  test('concurrent transactions queue (in order, asynchronously) instead of blocking on the lock', async () => {
+    const db = makePool({ poolSize: 4 });
     await db.exec('CREATE TABLE log (who TEXT, step INTEGER)');
     const order: string[] = [];
     await Promise.all(['a', 'b', 'c'].map((who) => db.transaction(async (lease) => {
@@ -468,12 +477,12 @@ describe('borrow-time probe', () => {
     failingDbs.add(first!.connection);
     await advance(1000);
     const a = await pool.getConnection();
-    expect(a.connection).not.toBe(first!.connection);
+    expect(a.healthyConnection).not.toBe(first);
     expect(first!.metrics.lastHealthCheckPassed).toBe(false);
     expect(first!.status).toBe('healthy'); // one failure: kept aside, not yet replaced
     // The failed connection is idle again, on top of the stack, with a fresh (failed) result.
     const b = await pool.getConnection();
-    expect(b.connection).not.toBe(first!.connection);
+    expect(b.healthyConnection).not.toBe(first);
     // The pool is full (3) and its third connection failed: the next caller waits. Every
     // cacheDurationMs the failed connection is probed again; the 4th failure in a row (more than
     // maxConsecutiveFailures 3) makes it unhealthy, it is replaced, and the caller gets the new one.
@@ -483,8 +492,10 @@ describe('borrow-time probe', () => {
     expect(c).toBeUndefined();
     expect(first!.metrics.consecutiveFailures).toBe(3);
     await advance(1000);
+    await settled(pool); // the replacement opens in the background
+    await flush();
     expect(c).toBeInstanceOf(Lease);
-    expect(c!.connection).not.toBe(first!.connection);
+    expect(c!.healthyConnection).not.toBe(first);
     expect(first!.connection.open).toBe(false);
     expect((await pool.getConnectionStats()).lifetime.closed.unhealthy).toBe(1);
     for (const lease of [a, b, c!]) lease.release();
@@ -502,8 +513,10 @@ describe('borrow-time probe', () => {
     expect(lease.connection.inTransaction).toBe(false);
     expect(opened.slice(0, 2).every((raw) => !raw.open)).toBe(true);
     const stats = await pool.getConnectionStats();
-    expect(stats.lifetime.closed.unhealthy).toBe(2);
-    expect(stats.poolSize).toBe(2);
+    // A fatal finding (a connection left inside a transaction) means it broke: reason error.
+    expect(stats.lifetime.closed.error).toBe(2);
+    await settled(pool);
+    expect((await pool.getConnectionStats()).poolSize).toBe(2);
     expect(logger.messages('warn').some((m) => m.includes('SQLITE_POOL_TRANSACTION_OPEN') || m.includes('open transaction'))).toBe(true);
     lease.release();
   });
@@ -520,11 +533,12 @@ describe('replacement during a borrow (re-entrancy)', () => {
     const lease = await pool.getConnection();
     expect([a, b]).not.toContain(undefined);
     expect(b!.open).toBe(false);
+    await settled(pool);
     const stats = await pool.getConnectionStats();
     // A and the replacement C: one lent, the other idle and lendable.
     expect(stats).toMatchObject({ poolSize: 2, usedConnections: 1, availableConnections: 1 });
     const second = await pool.getConnection();
-    expect(second.connection).not.toBe(lease.connection);
+    expect(second.healthyConnection).not.toBe(lease.healthyConnection);
     expect((await pool.getConnectionStats()).lifetime.created).toBe(3);
     lease.release();
     second.release();
@@ -542,7 +556,7 @@ describe('replacement during a borrow (re-entrancy)', () => {
     failingDbs.add(a!);
     failingDbs.add(b!);
     // Give A and B back: idle, but both fail their borrow probe once (kept aside, not replaced yet).
-    for (const holder of holders) if (holder.connection === a || holder.connection === b) holder.release();
+    for (const holder of holders) if (holder.healthyConnection.connection === a || holder.healthyConnection.connection === b) holder.release();
     const waiters = [pool.getConnection(), pool.getConnection(), pool.getConnection()];
     await flush();
     expect((await pool.getConnectionStats()).pendingRequests).toBe(3);
@@ -553,7 +567,7 @@ describe('replacement during a borrow (re-entrancy)', () => {
     const served: Lease[] = [];
     for (const waiter of waiters) void waiter.then((lease) => served.push(lease));
     await flush();
-    const held = served.map((lease) => lease.connection);
+    const held = served.map((lease) => lease.healthyConnection);
     expect(new Set(held).size).toBe(held.length);
     expect(b!.open).toBe(false);
     expect(served).toHaveLength(2);
@@ -561,7 +575,7 @@ describe('replacement during a borrow (re-entrancy)', () => {
     holders.find((h) => !h.released)!.release();
     await flush();
     expect(served).toHaveLength(3);
-    expect(new Set(served.map((lease) => lease.connection)).size).toBe(3);
+    expect(new Set(served.map((lease) => lease.healthyConnection)).size).toBe(3);
     for (const lease of served) lease.release();
   });
 });
@@ -576,7 +590,7 @@ describe('release', () => {
     await lease.exec('BEGIN');
     await lease.run('INSERT INTO t VALUES (1)');
     lease.release();
-    expect(logger.messages('warn')).toContain(`Connection ${id} was released inside an open transaction; rolling back`);
+    expect(logger.messages('warn')).toContain(`${id} was released inside an open transaction; rolling back`);
     const next = await db.getConnection();
     expect(next.connectionId).toBe(id);
     expect(next.connection.inTransaction).toBe(false);
@@ -636,7 +650,8 @@ describe('release', () => {
     lease.release();
     const stats = await db.getConnectionStats();
     expect(stats.lifetime.closed.error).toBe(1);
-    expect(stats.poolSize).toBe(1); // refilled
+    await settled(db);
+    expect((await db.getConnectionStats()).poolSize).toBe(1); // refilled
     const next = await db.getConnection();
     expect(next.connectionId).not.toBe(id);
     expect(await next.get('SELECT 1 AS one')).toEqual({ one: 1 });
@@ -661,6 +676,7 @@ describe('getConnectionStats()', () => {
       availableConnections: 1,
       usedConnections: 1,
       pendingRequests: 0,
+      openingConnections: 0,
       initialized: true,
       totalConnections: 2,
       healthyConnections: 2,
@@ -674,6 +690,7 @@ describe('getConnectionStats()', () => {
       lifetime: {
         created: 2,
         closed: { max_age: 0, max_usage: 0, idle: 0, unhealthy: 0, error: 0, shutdown: 0 },
+        openFailures: 0,
         healthChecks: 2,
         healthCheckFailures: 0,
         timeouts: 0,
@@ -696,7 +713,9 @@ describe('connections() and findConnection() (the guide debugging snippets)', ()
     const db = makePool({ poolSize: 3 });
     const report = await db.withConnection(async (conn) => {
       for (const healthyConn of db.connections()) {
-        if (healthyConn.connection === conn) {
+        // The guide compares handles (healthy_conn.connection == conn); a lease's handle is bound to
+        // the lease, so findConnection() says which connection it is.
+        if (db.findConnection(conn) === healthyConn) {
           const result = await healthyConn.validateHealth({ force: true });
           return { result, stats: healthyConn.getStats() };
         }
@@ -838,6 +857,7 @@ describe('close()', () => {
     const logger = captureLogger();
     const db = makePool({ poolSize: 2, leakDetectionThresholdMs: 60_000, logger });
     const kept = await acquireAndForget(db);
+    const raw = kept.healthyConnection.connection;
     const closing = db.close({ timeoutMs: 500 });
     await advance(499);
     expect(kept.connection.open).toBe(true);
@@ -847,7 +867,9 @@ describe('close()', () => {
     expect(report.forcedLeases[0]).toMatchObject({ connectionId: kept.connectionId, heldMs: 500 });
     expect(report.forcedLeases[0]?.acquireStack).toContain('acquireAndForget');
     expect(logger.messages('warn').some((m) => m.includes(`close(): ${kept.connectionId} was still leased after 500 ms`) && m.includes('acquireAndForget'))).toBe(true);
-    expect(kept.connection.open).toBe(false);
+    expect(raw.open).toBe(false);
+    expect(kept.released).toBe(true); // the lease ended with the pool
+    expect(() => kept.connection).toThrow(LeaseReleasedError);
     kept.release(); // late release: nothing happens
     expect((await db.getConnectionStats()).lifetime.closed.shutdown).toBe(2);
   });
@@ -905,7 +927,7 @@ describe('close()', () => {
     let raw: Database.Database | undefined;
     {
       await using db = new DatabaseManager({ filename: tempDbPath(), poolSize: 2 });
-      raw = (await db.getConnection()).connection;
+      raw = (await db.getConnection()).healthyConnection.connection;
       // the lease is left out: dispose uses closeTimeoutMs, shortened here
       (db.options as { closeTimeoutMs: number }).closeTimeoutMs = 0;
     }

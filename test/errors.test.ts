@@ -12,7 +12,7 @@ import {
   errorType,
   isConnectionFatal,
 } from '../src/index.js';
-import { sqliteCode } from '../src/errors.js';
+import { sqliteCode } from '../src/sqlite-errors.js';
 import { tempDbPath, trackDb } from './helpers/temp-db.js';
 
 const cause = new Error('underlying');

@@ -14,11 +14,12 @@ import {
   ConnectionCreateError,
   DatabaseManager,
   Lease,
+  LeaseReleasedError,
   PoolClosedError,
   type DatabaseManagerOptions,
 } from '../src/index.js';
 import { captureRejection } from './helpers/capture-error.js';
-import { advance, captureLogger, flush, tempDir, track, trackDb, useFakeClock } from './helpers/temp-db.js';
+import { advance, captureLogger, flush, settled, tempDir, track, trackDb, useFakeClock } from './helpers/temp-db.js';
 
 const TABLE_CHECK = 'SELECT COUNT(*) FROM sqlite_master LIMIT 1';
 const MAIN_WRITE_CHECK = 'BEGIN IMMEDIATE; ROLLBACK;';
@@ -68,16 +69,15 @@ describe('the database file is deleted while the pool runs', () => {
     expect(cycle.failed).toBe(0); // the borrow already retired what was left
 
     const stats = pool.getConnectionStatsSync();
-    expect(stats.lifetime.closed.unhealthy).toBe(2);
+    expect(stats.lifetime.closed.error).toBe(2);
     expect(stats.lifetime.healthCheckFailures).toBe(2);
     expect(stats).toMatchObject({ poolSize: 2, healthyConnections: 2 });
     expect(before.every((c) => !c.connection.open)).toBe(true);
-    // The first probe finds the file gone; its replacement creates a new file at the path, so the
-    // second connection's probe finds the path now names another file.
+    // Each probe finds the file gone, or (once a replacement has created a new file at the path)
+    // the path naming another file.
     const failures = logger.messages('warn').filter((m) => m.startsWith('Health check failed'));
     expect(failures).toHaveLength(2);
-    expect(failures[0]).toContain(`The database file ${file} no longer exists`);
-    expect(failures[1]).toContain(`The database file ${file} was replaced by another file`);
+    for (const failure of failures) expect(failure).toMatch(new RegExp(`The database file ${file} (no longer exists|was replaced by another file)`));
   });
 
   test('the monitor finds it too (fatal on the first probe), and refills to the minimum', async () => {
@@ -86,7 +86,7 @@ describe('the database file is deleted while the pool runs', () => {
     fs.unlinkSync(file);
     expect(await pool.healthManager.runCycle()).toEqual({ retired: 0, probed: 2, failed: 2 });
     expect(pool.getConnectionStatsSync()).toMatchObject({ poolSize: 2, healthyConnections: 2, unhealthyConnections: 0 });
-    expect(pool.getConnectionStatsSync().lifetime.closed.unhealthy).toBe(2);
+    expect(pool.getConnectionStatsSync().lifetime.closed.error).toBe(2);
   });
 
   test('LIMIT: within cacheDurationMs of the last passing probe, a borrower can still get a connection to the deleted file', async () => {
@@ -120,7 +120,7 @@ describe('the database file is deleted while the pool runs', () => {
     await pool.healthManager.runCycle();
     let stats = pool.getConnectionStatsSync();
     expect(stats.poolSize).toBe(0);
-    expect(stats.lifetime.closed.unhealthy).toBe(2);
+    expect(stats.lifetime.closed.error).toBe(2);
     const rejected = captureRejection(pool.getConnection());
     await advance(1000);
     const error = (await rejected) as AcquireTimeoutError;
@@ -159,7 +159,7 @@ describe('the database file is replaced by another file', () => {
     lease.release();
     await pool.healthManager.runCycle();
     const stats = pool.getConnectionStatsSync();
-    expect(stats.lifetime.closed.unhealthy).toBe(2);
+    expect(stats.lifetime.closed.error).toBe(2);
     expect(stats).toMatchObject({ poolSize: 2, healthyConnections: 2 });
     expect(before.every((c) => !c.connection.open)).toBe(true);
     expect(logger.messages('warn').some((m) => m.includes('was replaced by another file'))).toBe(true);
@@ -176,7 +176,7 @@ describe('the database file is replaced by another file', () => {
     const before = [...pool.connections()];
     replaceWithOrders(dir, file);
     await pool.healthManager.runCycle();
-    expect(pool.getConnectionStatsSync().lifetime.closed.unhealthy).toBe(2);
+    expect(pool.getConnectionStatsSync().lifetime.closed.error).toBe(2);
     expect(before.every((c) => !c.connection.open)).toBe(true);
     const lease = await pool.getConnection();
     expect(before).not.toContain(lease.healthyConnection);
@@ -211,7 +211,7 @@ describe('the database file is overwritten with garbage (same inode)', () => {
     const original = overwrite(file);
     expect(await pool.healthManager.runCycle()).toEqual({ retired: 0, probed: 2, failed: 1 });
     let stats = pool.getConnectionStatsSync();
-    expect(stats.lifetime.closed.unhealthy).toBe(1);
+    expect(stats.lifetime.closed.error).toBe(1);
     expect(stats.poolSize).toBe(1); // the refill cannot open a connection on garbage
     expect([...pool.connections()]).toEqual([checkpointer]);
     expect(checkpointer.status).toBe('healthy');
@@ -242,7 +242,7 @@ describe('the database file is overwritten with garbage (same inode)', () => {
     const original = overwrite(file);
     expect(await pool.healthManager.runCycle()).toMatchObject({ probed: 2, failed: 2 });
     let stats = pool.getConnectionStatsSync();
-    expect(stats.lifetime.closed.unhealthy).toBe(2);
+    expect(stats.lifetime.closed.error).toBe(2);
     expect(stats.poolSize).toBe(0); // no new connection can be opened on garbage
     expect(logger.messages('warn').some((m) => m.includes('file is not a database'))).toBe(true);
     const rejected = captureRejection(pool.getConnection());
@@ -272,9 +272,10 @@ describe('the database file is overwritten with garbage (same inode)', () => {
       return undefined;
     })();
     expect(error?.code).toBe('SQLITE_NOTADB');
-    expect(lease.healthyConnection.status).toBe('unhealthy');
+    // NOTADB could concern an attached file: a deep probe (it reads this file's header) decides at release.
     const broken = lease.healthyConnection;
     lease.release();
+    await settled(pool);
     expect(broken.connection.open).toBe(false);
     expect(pool.getConnectionStatsSync().lifetime.closed.error).toBe(1);
   });
@@ -291,7 +292,7 @@ describe('a connection is closed behind the pool back', () => {
     const lease = await pool.getConnection();
     expect(lease.healthyConnection).not.toBe(victim);
     lease.release();
-    expect(pool.getConnectionStatsSync().lifetime.closed.unhealthy).toBe(1);
+    expect(pool.getConnectionStatsSync().lifetime.closed.error).toBe(1);
     await pool.healthManager.runCycle();
     expect(pool.getConnectionStatsSync()).toMatchObject({ poolSize: 2, healthyConnections: 2, unhealthyConnections: 0 });
   });
@@ -307,7 +308,9 @@ describe('a connection is closed behind the pool back', () => {
 
 describe('another connection holds an exclusive lock', () => {
   test('a main-database write probe fails within its timeout; no caller gets a failed connection; the pool recovers when the lock goes', async () => {
-    useFakeClock(); // performance.now() is fake, so the probe timing check never fires; SQLite's busy wait is real
+    // The probe waits for the lock asynchronously (the event loop never sleeps in SQLite), up to
+    // timeoutMs: the fake clock drives that wait, so the test takes no real time.
+    useFakeClock();
     const { file, pool } = setup({
       poolSize: 2,
       acquireTimeoutMs: 100,
@@ -318,29 +321,31 @@ describe('another connection holds an exclusive lock', () => {
     locker.exec('BEGIN EXCLUSIVE');
     locker.exec("INSERT INTO accounts (owner) VALUES ('locker')");
 
-    const started = process.hrtime.bigint(); // real time: performance.now() and Date are fake here
-    expect(await pool.healthManager.runCycle()).toEqual({ retired: 0, probed: 2, failed: 2 });
-    const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
-    // Two probes, each waiting about timeoutMs (30 ms) for the lock, not busyTimeoutMs (5000 ms).
-    expect(tookMs).toBeGreaterThanOrEqual(50);
-    expect(tookMs).toBeLessThan(2000);
+    const cycle = pool.healthManager.runCycle();
+    await advance(100);
+    expect(await cycle).toEqual({ retired: 0, probed: 2, failed: 2 });
     expect(pool.getConnectionStatsSync().lifetime.healthCheckFailures).toBe(2);
+    expect([...pool.connections()].map((c) => c.metrics.lastHealthCheckError?.code)).toEqual(['SQLITE_BUSY', 'SQLITE_BUSY']);
     expect(statuses(pool)).toEqual(['healthy', 'healthy']); // 1 failure is not more than 1
-    const error = (await (async () => {
-      const rejected = captureRejection(pool.getConnection());
-      await advance(100);
-      return rejected;
-    })()) as AcquireTimeoutError;
+    const rejected = captureRejection(pool.getConnection());
+    await advance(100);
+    const error = (await rejected) as AcquireTimeoutError;
     expect(error).toBeInstanceOf(AcquireTimeoutError);
     expect(error.pool).toMatchObject({ used: 0, idle: 2 }); // two idle connections, both failed: not lent
 
-    expect(await pool.healthManager.runCycle()).toMatchObject({ probed: 2, failed: 2 });
+    const second = pool.healthManager.runCycle();
+    await advance(100);
+    expect(await second).toMatchObject({ probed: 2, failed: 2 });
+    await settled(pool);
     let stats = pool.getConnectionStatsSync();
-    expect(stats.lifetime.closed.unhealthy).toBe(2);
-    expect(stats.poolSize).toBe(0); // a new connection's first probe fails too
+    expect(stats.lifetime.closed.unhealthy).toBe(2); // failed probes past the limit: unhealthy, not broken
+    expect(stats.lifetime.openFailures).toBeGreaterThan(0); // a new connection's first probe fails too
 
     locker.exec('ROLLBACK'); // the lock goes
-    await advance(5000); // the refill retry
+    for (let i = 0; i < 20 && pool.getConnectionStatsSync().poolSize < 2; i++) {
+      await advance(1000); // the refill retries, backing off
+      await settled(pool);
+    }
     stats = pool.getConnectionStatsSync();
     expect(stats).toMatchObject({ poolSize: 2, healthyConnections: 2 });
     expect(await pool.get('SELECT COUNT(*) AS n FROM accounts')).toEqual({ n: 2 });
@@ -446,8 +451,8 @@ describe('close with leases outstanding', () => {
     const report = await closing;
     expect(report.forcedLeases.map((f) => f.connectionId)).toEqual([forgotten.connectionId]);
     expect(report.forcedLeases[0]?.acquireStack).toContain('faults.test.ts');
-    expect(forgotten.connection.open).toBe(false); // the holder's next statement fails loudly
-    await expect(forgotten.run('SELECT 1')).rejects.toThrow(/not open/);
+    expect(forgotten.released).toBe(true); // the lease ended with the pool: its next statement fails loudly
+    await expect(forgotten.run('SELECT 1')).rejects.toThrow(LeaseReleasedError);
     const stats = pool.getConnectionStatsSync();
     expect(stats).toMatchObject({ poolSize: 0, usedConnections: 0, initialized: false });
     expect(stats.lifetime.closed.shutdown).toBe(2);

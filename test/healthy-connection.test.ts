@@ -104,58 +104,58 @@ describe('status rules (the guide "Automatic Connection Management")', () => {
     expect(connection.status).toBe('healthy');
   });
 
-  test('probes do not count as use: a connection probed all the time still goes stale', () => {
+  test('probes do not count as use: a connection probed all the time still goes stale', async () => {
     const connection = open({ maxIdleTimeMs: 100, cacheDurationMs: 0 });
     for (let i = 0; i < 5; i++) {
       vi.advanceTimersByTime(30);
-      expect(connection.checkHealth().passed).toBe(true);
+      expect((await connection.probe()).passed).toBe(true);
     }
     expect(connection.metrics.usageCount).toBe(0);
     expect(connection.status).toBe('stale');
   });
 
-  test('unhealthy after MORE than maxConsecutiveFailures failed probes in a row', () => {
+  test('unhealthy after MORE than maxConsecutiveFailures failed probes in a row', async () => {
     const connection = open({ query: 'SELECT flaky()', maxConsecutiveFailures: 3 });
     failing = true;
     for (let i = 1; i <= 3; i++) {
-      expect(connection.checkHealth({ force: true }).passed).toBe(false);
+      expect((await connection.probe({ force: true })).passed).toBe(false);
       expect(connection.metrics.consecutiveFailures).toBe(i);
       expect(connection.status).toBe('healthy'); // 3 is not more than 3
     }
-    const fourth = connection.checkHealth({ force: true });
+    const fourth = await connection.probe({ force: true });
     expect(fourth).toMatchObject({ passed: false, cached: false, statusBefore: 'healthy', statusAfter: 'unhealthy' });
     expect(fourth.error?.message).toContain('flaky says no');
     expect(connection.status).toBe('unhealthy');
-    expect(connection.unhealthyBecause).toBe('probe');
+    expect(connection.unhealthyBecause).toBe('failures');
   });
 
-  test('a passing probe resets the run of failures', () => {
+  test('a passing probe resets the run of failures', async () => {
     const connection = open({ query: 'SELECT flaky()', maxConsecutiveFailures: 3 });
     for (let round = 0; round < 3; round++) {
       failing = true;
-      for (let i = 0; i < 3; i++) connection.checkHealth({ force: true });
+      for (let i = 0; i < 3; i++) await connection.probe({ force: true });
       expect(connection.metrics.consecutiveFailures).toBe(3);
       failing = false;
-      expect(connection.checkHealth({ force: true }).passed).toBe(true);
+      expect((await connection.probe({ force: true })).passed).toBe(true);
       expect(connection.metrics.consecutiveFailures).toBe(0);
     }
     expect(connection.status).toBe('healthy');
     expect(connection.getStats()).toMatchObject({ healthCheckCount: 12, healthCheckFailures: 9, healthCheckSuccessRate: 3 / 12 });
   });
 
-  test('maxConsecutiveFailures 0: the first failure makes it unhealthy', () => {
+  test('maxConsecutiveFailures 0: the first failure makes it unhealthy', async () => {
     const connection = open({ query: 'SELECT flaky()', maxConsecutiveFailures: 0 });
     failing = true;
-    connection.checkHealth();
+    await connection.probe();
     expect(connection.status).toBe('unhealthy');
   });
 
-  test('an unhealthy verdict is not undone by a later passing probe', () => {
+  test('an unhealthy verdict is not undone by a later passing probe', async () => {
     const connection = open({ query: 'SELECT flaky()', maxConsecutiveFailures: 0 });
     failing = true;
-    connection.checkHealth();
+    await connection.probe();
     failing = false;
-    const result = connection.checkHealth({ force: true });
+    const result = await connection.probe({ force: true });
     expect(result.error).toBeUndefined();
     expect(result.passed).toBe(false);
     expect(connection.status).toBe('unhealthy');
@@ -195,17 +195,17 @@ describe('status rules (the guide "Automatic Connection Management")', () => {
 });
 
 describe('probe cache', () => {
-  test('a result is reused for cacheDurationMs, then probed again', () => {
+  test('a result is reused for cacheDurationMs, then probed again', async () => {
     const connection = open({ cacheDurationMs: 5000 });
     expect(connection.needsProbe()).toBe(true);
-    expect(connection.checkHealth()).toMatchObject({ passed: true, cached: false });
+    expect(await connection.probe()).toMatchObject({ passed: true, cached: false });
     vi.advanceTimersByTime(4999);
     expect(connection.needsProbe()).toBe(false);
-    expect(connection.checkHealth()).toMatchObject({ passed: true, cached: true });
+    expect(await connection.probe()).toMatchObject({ passed: true, cached: true });
     expect(connection.metrics.healthCheckCount).toBe(1);
     vi.advanceTimersByTime(1);
     expect(connection.needsProbe()).toBe(true);
-    expect(connection.checkHealth()).toMatchObject({ passed: true, cached: false });
+    expect(await connection.probe()).toMatchObject({ passed: true, cached: false });
     expect(connection.metrics.healthCheckCount).toBe(2);
   });
 
@@ -223,7 +223,7 @@ describe('probe cache', () => {
     expect(await connection.validateHealth()).toBe(false);
     failing = false;
     expect(connection.hasFreshFailure()).toBe(true);
-    const cached = connection.checkHealth();
+    const cached = await connection.probe();
     expect(cached).toMatchObject({ passed: false, cached: true });
     expect(cached.error?.message).toContain('flaky says no');
     expect(connection.metrics.healthCheckCount).toBe(1);
@@ -239,15 +239,15 @@ describe('probe cache', () => {
     expect(await connection.validateHealth()).toBe(false);
   });
 
-  test('onHealthCheck is called for every probe that ran, not for cached results', () => {
+  test('onHealthCheck is called for every probe that ran, not for cached results', async () => {
     const seen: HealthCheckResult[] = [];
     const connection = open({}, (c, r) => {
       expect(c.connectionId).toBe('conn_test');
       seen.push(r);
     });
-    connection.checkHealth();
-    connection.checkHealth();
-    connection.checkHealth({ force: true });
+    await connection.probe();
+    await connection.probe();
+    await connection.probe({ force: true });
     expect(seen).toHaveLength(2);
     expect(seen.every((r) => r.passed && !r.cached)).toBe(true);
   });
@@ -262,11 +262,11 @@ describe('probe cache', () => {
 });
 
 describe('probe timeout', () => {
-  test('a probe slower than timeoutMs fails (not fatally), one within it passes', () => {
+  test('a probe slower than timeoutMs fails (not fatally), one within it passes', async () => {
     const connection = open({ timeoutMs: 100, query: 'SELECT slow(100)' });
-    expect(connection.checkHealth({ force: true })).toMatchObject({ passed: true, durationMs: 100 });
+    expect(await connection.probe({ force: true })).toMatchObject({ passed: true, durationMs: 100 });
     connection.config.query = 'SELECT slow(101)';
-    const result = connection.checkHealth({ force: true });
+    const result = await connection.probe({ force: true });
     expect(result.passed).toBe(false);
     expect(result.durationMs).toBe(101);
     expect(result.error?.code).toBe('SQLITE_POOL_PROBE_TIMEOUT');

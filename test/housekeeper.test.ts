@@ -1,6 +1,6 @@
 import { describe, expect, test, vi } from 'vitest';
 import { DatabaseManager } from '../src/index.js';
-import { Housekeeper } from '../src/housekeeper.js';
+import { Housekeeper } from '../src/pool/housekeeper.js';
 import { advance, tempDbPath, track, useFakeClock } from './helpers/temp-db.js';
 
 describe('Housekeeper: one timer for every task', () => {

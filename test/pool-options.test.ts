@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ConfigurationError, DatabaseManager, DEFAULT_PRAGMAS, HealthCheckConfig } from '../src/index.js';
-import { resolvePoolOptions } from '../src/pool-options.js';
+import { resolvePoolOptions } from '../src/config/pool-options.js';
 import { captureError } from './helpers/capture-error.js';
 import { tempDbPath } from './helpers/temp-db.js';
 

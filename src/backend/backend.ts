@@ -64,6 +64,8 @@ export interface ConnectionBackend {
   readonly open: boolean;
   /** Whether the connection is inside a transaction (after its last statement). */
   readonly inTransaction: boolean;
+  /** The id of the process the connection lives in, where that is not this one (diagnostics). */
+  readonly pid?: number | undefined;
   /** Raw, synchronous access, where the connection lives on this thread. */
   readonly sync: SyncAccess | undefined;
   /**

@@ -42,6 +42,16 @@ export class ProcessBackend implements ConnectionBackend {
     return new ProcessBackend(channel, options);
   }
 
+  /** The child's process id (diagnostics). */
+  get pid(): number | undefined {
+    return this.#channel.pid;
+  }
+
+  /** Settles once the child process has exited, whatever the cause. */
+  get exited(): Promise<void> {
+    return this.#channel.exited;
+  }
+
   get label(): string {
     return this.#channel.label;
   }

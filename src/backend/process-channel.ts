@@ -77,6 +77,10 @@ export class ProcessChannel {
     });
   }
 
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** Requests waiting for their response. */
   get pending(): number {
     return this.#pending.size;

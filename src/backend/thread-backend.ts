@@ -31,8 +31,12 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
     return statement;
   };
 
-  private constructor(db: Database.Database, label: string, statementCacheSize: number) {
+  /** A connection someone else opened keeps its busy timeout, but not while a probe runs. */
+  readonly #foreign: boolean;
+
+  private constructor(db: Database.Database, label: string, statementCacheSize: number, foreign: boolean) {
     this.db = db;
+    this.#foreign = foreign;
     this.label = label;
     this.#statements = new StatementCache(statementCacheSize);
     this.#probe = new HealthProbe(db, fileIdentityOf(db.name));
@@ -43,7 +47,7 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
    * its busy timeout stays the owner's.
    */
   static wrap(db: Database.Database, label: string, statementCacheSize = 100): ThreadBackend {
-    return new ThreadBackend(db, label, statementCacheSize);
+    return new ThreadBackend(db, label, statementCacheSize, true);
   }
 
   /** Opens, applies the pragmas (read back) and runs `onConnect`; closes the handle if any step fails. */
@@ -59,7 +63,7 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
       if (db.open) db.close();
       throw error;
     }
-    return new ThreadBackend(db, options.label, options.statementCacheSize);
+    return new ThreadBackend(db, options.label, options.statementCacheSize, false);
   }
 
   get open(): boolean {
@@ -133,13 +137,24 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
     const deadline = now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        this.#probe.run(query, deep);
+        this.#probeOnce(query, deep);
         return;
       } catch (error) {
         // A lock held elsewhere: wait for it asynchronously, as statements do, within the probe's timeout.
         if (!isLockedProbe(error) || now() >= deadline) throw error;
         await pause(Math.min(lockRetryDelay(attempt), Math.max(0, deadline - now())));
       }
+    }
+  }
+
+  /** One probe; on a wrapped connection with the busy timeout off meanwhile, so it never sleeps in SQLite. */
+  #probeOnce(query: string, deep: boolean): void {
+    const saved = this.#foreign && this.db.open ? (this.db.pragma('busy_timeout', { simple: true }) as number) : 0;
+    if (saved !== 0) this.db.pragma('busy_timeout = 0');
+    try {
+      this.#probe.run(query, deep);
+    } finally {
+      if (saved !== 0 && this.db.open) this.db.pragma(`busy_timeout = ${saved}`);
     }
   }
 

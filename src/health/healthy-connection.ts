@@ -118,6 +118,11 @@ export class HealthyConnection {
     return sync.db;
   }
 
+  /** Worker mode: the id of the process the connection lives in (for diagnostics); undefined in-thread. */
+  get processId(): number | undefined {
+    return this.backend.pid;
+  }
+
   /** Whether the underlying connection is open. */
   get open(): boolean {
     return this.backend.open;
@@ -158,6 +163,15 @@ export class HealthyConnection {
   /** Idle for longer than `maxIdleTimeMs`. */
   get isStale(): boolean {
     return this.idleMs > this.config.maxIdleTimeMs;
+  }
+
+  /**
+   * Why the connection is unhealthy: `'failures'` (more failed probes in a row than
+   * `maxConsecutiveFailures`), `'error'` (it broke: a fatal probe finding or a connection-level
+   * error), or undefined while it is not.
+   */
+  get unhealthyBecause(): Broken {
+    return this.#broken;
   }
 
   /** @internal Why the pool closes it, were it closed in this status now. */

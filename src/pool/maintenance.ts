@@ -17,43 +17,49 @@ import type { PoolCore } from './pool-core.js';
  */
 export class Maintenance implements PoolMonitoring {
   readonly #core: PoolCore;
-  #owner: object | undefined;
-  #config: HealthCheckConfig | undefined;
-  #cycle: Promise<MonitoringCycleResult> | undefined;
+  /** Who started monitoring (the pool's own manager, and any other the guide's way), each on its own schedule. */
+  readonly #owners = new Map<object, { readonly task: string; readonly config: HealthCheckConfig }>();
+  /** The last cycle asked for: cycles run one after the other, never over each other. */
+  #last: Promise<unknown> = Promise.resolve();
+  #tasks = 0;
 
   constructor(core: PoolCore) {
     this.#core = core;
   }
 
   start(config: HealthCheckConfig, owner: object): void {
-    this.#owner = owner;
-    this.#config = config;
-    this.#arm();
+    if (this.#owners.has(owner)) return;
+    this.#owners.set(owner, { task: `monitor#${++this.#tasks}`, config });
+    this.#arm(owner);
   }
 
+  /** Stops `owner`'s cycles (every owner's without one) and waits for cycles in progress. */
   async stop(owner?: object): Promise<void> {
-    if (owner !== undefined && owner !== this.#owner) return;
-    this.#owner = undefined;
-    this.#core.housekeeper.cancel('monitor');
-    await this.#cycle?.catch(() => undefined);
+    for (const [key, { task }] of this.#owners) {
+      if (owner !== undefined && key !== owner) continue;
+      this.#owners.delete(key);
+      this.#core.housekeeper.cancel(task);
+    }
+    await this.#last;
   }
 
-  /** Runs one cycle now; a cycle asked for while one runs shares it. */
-  runCycle(config: HealthCheckConfig = this.#config ?? this.#core.options.healthCheckConfig): Promise<MonitoringCycleResult> {
-    this.#cycle ??= this.#run(config).finally(() => (this.#cycle = undefined));
-    return this.#cycle;
+  /** Runs one cycle after any cycle in progress. */
+  runCycle(config: HealthCheckConfig = this.#core.options.healthCheckConfig): Promise<MonitoringCycleResult> {
+    const cycle = this.#last.then(() => this.#run(config));
+    this.#last = cycle.catch(() => undefined);
+    return cycle;
   }
 
   statistics(): PoolStatistics {
     return this.#core.statistics.poolStatistics();
   }
 
-  #arm(): void {
-    const config = this.#config;
-    if (this.#owner === undefined || config === undefined) return;
-    this.#core.housekeeper.schedule('monitor', config.intervalMs, () => {
-      this.#arm();
-      void this.runCycle(config);
+  #arm(owner: object): void {
+    const schedule = this.#owners.get(owner);
+    if (schedule === undefined) return;
+    this.#core.housekeeper.schedule(schedule.task, schedule.config.intervalMs, () => {
+      this.#arm(owner);
+      void this.runCycle(schedule.config).catch((error: unknown) => this.#core.options.logger.error('A monitoring cycle failed', error));
     });
   }
 
@@ -84,6 +90,8 @@ export class Maintenance implements PoolMonitoring {
         }
       }
       core.pump.run();
+      // The cycle's refill is part of the cycle: its result holds once the opens it started are done.
+      await core.opener.settled();
     } finally {
       telemetry?.monitorCycleEnded(trace, result.probed, result.failed);
     }

@@ -212,8 +212,13 @@ export class PoolCore implements LeaseHost, OpenerHost {
     }
     const t = now();
     const status = entry.healthy.statusAt(t);
-    if (status === ConnectionStatus.HEALTHY) this.set.makeIdle(entry);
-    else this.retirement.retire(entry, entry.healthy.closeReason(status, t));
+    if (status !== ConnectionStatus.HEALTHY) this.retirement.retire(entry, entry.healthy.closeReason(status, t));
+    else if (entry.suspect) {
+      // A connection-level error that may concern another file: a deep probe decides now.
+      if (entry.state !== 'reserved') this.set.reserve(entry);
+      void entry.probe('error', undefined, true).then((result) => this.pump.probed(entry, result, true));
+      return;
+    } else this.set.makeIdle(entry);
     this.pump.run();
   }
 

@@ -30,6 +30,8 @@ export interface ConnectionStatsReport extends PoolStatistics {
   usedConnections: number;
   /** Callers waiting for a connection. */
   pendingRequests: number;
+  /** Connections being opened (they count against `maxPoolSize` already). */
+  openingConnections: number;
   initialized: boolean;
   /** Counters over the pool's whole life. */
   lifetime: LifetimeCounters;
@@ -74,6 +76,7 @@ export class Statistics {
       availableConnections: set.idleCount,
       usedConnections: set.leasedCount,
       pendingRequests: this.#pending(),
+      openingConnections: set.opening,
       initialized,
       ...this.poolStatistics(),
       lifetime: structuredClone(this.lifetime),

@@ -15,8 +15,11 @@ import type { StatementInfo } from '../lease/statement-catalog.js';
  */
 export type StatementMethod = 'run' | 'get' | 'all' | 'iterate' | 'exec' | 'pragma' | 'prepare';
 
-/** Why a probe ran: a borrower needed it, a monitoring cycle, a new connection, or user code. */
-export type HealthCheckTrigger = 'borrow' | 'monitor' | 'connect' | 'manual';
+/**
+ * Why a probe ran: a borrower needed it, a monitoring cycle, a new connection, a connection-level
+ * error that may concern another file (the probe decides), or user code.
+ */
+export type HealthCheckTrigger = 'borrow' | 'monitor' | 'connect' | 'error' | 'manual';
 
 /** What telemetry may read from a pool: its name, database and current numbers. */
 export interface ObservedPool {

@@ -14,8 +14,8 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, expect } from 'vitest';
-import { DatabaseManager } from '../../src/database-manager.js';
-import type { DatabaseManagerOptions } from '../../src/pool-options.js';
+import { DatabaseManager } from '../../src/pool/database-manager.js';
+import type { DatabaseManagerOptions } from '../../src/config/pool-options.js';
 import { SqlitePoolInstrumentation, type SqlitePoolInstrumentationConfig } from '../../src/telemetry/instrumentation.js';
 import { telemetryRegistry } from '../../src/telemetry/pool-telemetry.js';
 

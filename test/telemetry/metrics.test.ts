@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { AggregationTemporality, AggregationType, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { DatabaseManager } from '../../src/database-manager.js';
+import type { DatabaseManager } from '../../src/pool/database-manager.js';
 import { AcquireTimeoutError } from '../../src/errors.js';
 import { CLOSE_REASONS, METRIC_DEFINITIONS, MICROSECOND_BUCKETS_SECONDS, type MetricDefinition, type MetricName } from '../../src/telemetry/metric-definitions.js';
 import { flush, histogram, histogramCount, metric, newPool, points, tempDir, telemetryHarness, usersPool, value } from './harness.js';
