@@ -4,9 +4,9 @@ import type { Database } from 'better-sqlite3';
 import { ConfigurationError, errorMessage } from '../errors.js';
 
 /** A function, or the specifier of a module whose default export (or `onConnect` export) is one. */
-export type OnConnect = ((db: Database) => void | Promise<void>) | string | URL;
+export type OnConnect = ((db: Database) => unknown) | string | URL;
 
-export type ConnectFunction = (db: Database) => void | Promise<void>;
+export type ConnectFunction = (db: Database) => unknown;
 
 /** `onConnect`, validated: the function itself, or an import specifier any process can load. */
 export interface ResolvedOnConnect {

@@ -139,8 +139,10 @@ export class Opener {
     host.lifetime.openFailures++;
     this.#failuresInARow++;
     const t = now();
+    // "Equal jitter": between half the delay and all of it, so pools that failed together spread out
+    // and the cap still holds.
     const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.#failuresInARow - 1));
-    this.#retryAt = t + delay * (0.75 + Math.random() * 0.5);
+    this.#retryAt = t + delay * (0.5 + Math.random() * 0.5);
     // A configuration problem (a pragma SQLite refused, an onConnect module that cannot load) stays one.
     const reported = error instanceof ConfigurationError || error instanceof ConnectionCreateError ? error : new ConnectionCreateError(host.options.filename, error);
     this.lastError = reported;

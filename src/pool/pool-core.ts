@@ -117,10 +117,10 @@ export class PoolCore implements LeaseHost, OpenerHost {
   /** A lease came back: end its writes, make the connection fit again, then idle or replace it. */
   returned(entry: PoolEntry, lease: Lease): void {
     this.gate.abandon(lease, new LeaseReleasedError(lease.connectionId));
-    if (entry.state !== 'leased') return; // taken back by close(), or retired while out
     const releasedAt = now();
     telemetryRegistry.active?.leaseReleased(this.observed, releasedAt - entry.leasedAt);
     this.leaks.returned(entry, releasedAt);
+    if (entry.state !== 'leased') return; // ended by close(), or retired while out
     entry.healthy.touch(releasedAt);
     if (!this.lending) {
       // Closing: nothing is lent again, so nothing needs making fit; what still runs is stopped.

@@ -153,7 +153,7 @@ export async function usersPool(options: Partial<DatabaseManagerOptions> = {}): 
     onConnect: (db) => {
       db.exec(`CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, email TEXT);
                INSERT OR IGNORE INTO users (id, name, email) VALUES (1, 'ada', 'ada@example.com'), (2, 'bob', 'bob@example.com');`);
-      options.onConnect?.(db);
+      if (typeof options.onConnect === 'function') options.onConnect(db);
     },
   });
 }

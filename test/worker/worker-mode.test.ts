@@ -8,6 +8,7 @@ import {
   type DatabaseManagerOptions,
   type HealthyConnection,
 } from '../../src/index.js';
+import type { ProcessBackend } from '../../src/backend/process-backend.js';
 import { captureLogger, tempDbPath, track, type CapturingLogger } from '../helpers/temp-db.js';
 
 /**
@@ -31,6 +32,23 @@ async function openPool(mode: 'thread' | 'worker', options: Partial<DatabaseMana
   return { db, filename, logger };
 }
 
+/** The pool's side of a worker connection (its process), for tests that watch the process itself. */
+function processOf(connection: HealthyConnection): ProcessBackend {
+  return connection.backend as ProcessBackend;
+}
+
+/** Settles once the pool has noticed that the connection's process stopped on its own. */
+function lost(connection: HealthyConnection): Promise<void> {
+  const backend = processOf(connection);
+  const previous = backend.onLost;
+  return new Promise((resolve) => {
+    backend.onLost = (reason) => {
+      previous?.(reason);
+      resolve();
+    };
+  });
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -41,7 +59,7 @@ function isAlive(pid: number): boolean {
 }
 
 function workerPid(connection: HealthyConnection): number {
-  const pid = connection.worker?.pid;
+  const pid = connection.processId;
   if (pid === undefined) throw new Error(`${connection.connectionId} has no worker process`);
   return pid;
 }
@@ -129,7 +147,7 @@ describe('worker mode', () => {
     expect(await bystander.get('SELECT 41 + 1 AS answer')).toEqual({ answer: 42 });
     expect(pids).toContain(victimPid);
 
-    const victimExited = victim.healthyConnection.worker?.exited;
+    const victimExited = processOf(victim.healthyConnection).exited;
     const bystanderPid = workerPid(bystander.healthyConnection);
     victim.release();
     bystander.release();
@@ -165,7 +183,7 @@ describe('worker mode', () => {
     db.healthCheckConfig.query = `SELECT CASE WHEN EXISTS (SELECT 1 FROM temp.sqlite_master WHERE name = 'slow_probe') THEN (${RUNAWAY}) ELSE 1 END`;
     db.healthCheckConfig.timeoutMs = 200;
     const pidsBefore = new Map([...db.connections()].map((c) => [c.connectionId, workerPid(c)]));
-    const exits = [...db.connections()].map((c) => c.worker?.exited);
+    const exits = [...db.connections()].map((c) => processOf(c).exited);
 
     const cycle = await db.healthManager.runCycle();
     expect(cycle.probed).toBe(2);
@@ -173,7 +191,7 @@ describe('worker mode', () => {
     const failure = logger.messages('warn').find((message) => message.includes('Health check failed'));
     expect(failure).toMatch(/timeoutMs \(200 ms\)/);
     const stats = await db.getConnectionStats();
-    expect(stats.lifetime.closed.unhealthy).toBe(1);
+    expect(stats.lifetime.closed.error).toBe(1); // killed on the probe's timeout: the connection broke
     const survivors = [...db.connections()].filter((c) => pidsBefore.has(c.connectionId));
     expect(survivors).toHaveLength(1);
     expect(workerPid(survivors[0] as HealthyConnection)).toBe(pidsBefore.get((survivors[0] as HealthyConnection).connectionId));
@@ -186,15 +204,7 @@ describe('worker mode', () => {
     const { db } = await openPool('worker', { healthCheckConfig: { minHealthyConnections: 2 } });
     const lease = await db.getConnection();
     const pid = workerPid(lease.healthyConnection);
-    const stopped = new Promise<void>((resolve) => {
-      const previous = lease.healthyConnection.worker?.onExit;
-      const worker = lease.healthyConnection.worker;
-      if (worker === undefined) throw new Error('no worker');
-      worker.onExit = (reason) => {
-        previous?.(reason);
-        resolve();
-      };
-    });
+    const stopped = lost(lease.healthyConnection);
     process.kill(pid, 'SIGKILL');
     await stopped;
     const error = await lease.get('SELECT 1').catch((caught: unknown) => caught);
@@ -207,15 +217,7 @@ describe('worker mode', () => {
     // An idle worker that dies is replaced without anyone touching it.
     const idle = [...db.connections()][0];
     if (idle === undefined) throw new Error('expected a connection');
-    const idleWorker = idle.worker;
-    if (idleWorker === undefined) throw new Error('no worker');
-    const idleStopped = new Promise<void>((resolve) => {
-      const previous = idleWorker.onExit;
-      idleWorker.onExit = (reason) => {
-        previous?.(reason);
-        resolve();
-      };
-    });
+    const idleStopped = lost(idle);
     process.kill(workerPid(idle), 'SIGKILL');
     await idleStopped;
     expect([...db.connections()].some((c) => c.connectionId === idle.connectionId)).toBe(false);
@@ -243,8 +245,8 @@ describe('worker mode', () => {
     expect(pids.some(isAlive)).toBe(false);
   });
 
-  test('onConnect cannot cross into a worker: a ConfigurationError names it', () => {
-    expect(() => new DatabaseManager({ filename: tempDbPath(), mode: 'worker', onConnect: () => {} })).toThrow(/onConnect/);
+  test('a function cannot cross into a worker: a ConfigurationError names onConnect and says to give a module', () => {
+    expect(() => new DatabaseManager({ filename: tempDbPath(), mode: 'worker', onConnect: () => {} })).toThrow(/onConnect.*module specifier/);
     expect(() => new DatabaseManager({ filename: tempDbPath(), mode: 'fork' as never })).toThrow(/Invalid mode: "fork"/);
   });
 });
