@@ -94,6 +94,10 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
     this.db.exec(sql);
   }
 
+  /**
+   * Rows one at a time, as better-sqlite3 gives them: the statement runs only as far as the caller
+   * reads (`batchSize` is for round trips, and there are none here).
+   */
   iterate(request: IterateRequest): BackendCursor {
     let iterator: IterableIterator<unknown> | undefined;
     const close = (): void => {
@@ -105,21 +109,18 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
       next: (): RowBatch => {
         // Opened at the first pull, as better-sqlite3 runs the statement at the first next().
         iterator ??= this.#opened(callStatement(this.statement(request.sql, request.modes), 'iterate', request.params) as IterableIterator<unknown>);
-        const rows: unknown[] = [];
+        let step: IteratorResult<unknown>;
         try {
-          while (rows.length < request.batchSize) {
-            const step = iterator.next();
-            if (step.done === true) {
-              this.untrack(iterator);
-              return { rows, done: true };
-            }
-            rows.push(step.value);
-          }
+          step = iterator.next();
         } catch (error) {
           close();
           throw error;
         }
-        return { rows, done: false };
+        if (step.done === true) {
+          this.untrack(iterator);
+          return { rows: [], done: true };
+        }
+        return { rows: [step.value], done: false };
       },
       close,
     };

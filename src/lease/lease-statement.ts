@@ -36,7 +36,14 @@ export class LeaseStatement {
     this.#lease = lease;
     this.source = sql;
     this.#info = lease.context.catalog.get(sql);
-    this.#statement(); // prepare now: a syntax error belongs to prepare(), as in better-sqlite3
+    try {
+      this.#statement(); // prepared now: a syntax error belongs to prepare(), as in better-sqlite3
+    } catch (error) {
+      // ... and it is the statement's failure: reported (span, duration) as one.
+      runSync(lease.context, lease.current(), this.#info, 'prepare', [], () => {
+        throw error;
+      });
+    }
   }
 
   get reader(): boolean {

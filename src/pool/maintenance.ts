@@ -74,7 +74,7 @@ export class Maintenance implements PoolMonitoring {
       for (const entry of core.set.idleSnapshot()) {
         const status = entry.healthy.statusAt(t);
         if (status === ConnectionStatus.HEALTHY) continue;
-        core.retirement.retire(entry, entry.healthy.closeReason(status, t));
+        core.retirement.retire(entry, entry.healthy.closeReason(status, t), false, trace);
         result.retired++;
       }
       if (config.enabled) {
@@ -89,8 +89,10 @@ export class Maintenance implements PoolMonitoring {
           if (start + config.batchSize < idle.length) await nextTurn();
         }
       }
-      core.pump.run();
-      // The cycle's refill is part of the cycle: its result holds once the opens it started are done.
+      // The cycle's refill is part of the cycle: what it retired is gone (its capacity free), then
+      // it opens up to the minimum, and its result holds once those opens are done.
+      await core.retirement.settled();
+      core.pump.run(trace);
       await core.opener.settled();
     } finally {
       telemetry?.monitorCycleEnded(trace, result.probed, result.failed);

@@ -146,7 +146,8 @@ export class Opener {
     // A configuration problem (a pragma SQLite refused, an onConnect module that cannot load) stays one.
     const reported = error instanceof ConfigurationError || error instanceof ConnectionCreateError ? error : new ConnectionCreateError(host.options.filename, error);
     this.lastError = reported;
-    telemetryRegistry.active?.connectionCreated(host.observed, parent, startedAt, t - startedAt, undefined, reported);
+    // The span and the counter carry the cause (SQLITE_CANTOPEN...), not the pool's wrapper.
+    telemetryRegistry.active?.connectionCreated(host.observed, parent, startedAt, t - startedAt, undefined, error);
     if (this.#outage === undefined) {
       this.#outage = { since: t, failures: 1, sinceSummary: 0 };
       host.options.logger.warn(`${errorMessage(reported)}; retrying with back-off (every ${MAX_RETRY_MS / 1000} s at most) and reporting every ${SUMMARY_EVERY_MS / 1000} s until it opens`);

@@ -63,8 +63,8 @@ export class PoolCore implements LeaseHost, OpenerHost {
     this.statistics = new Statistics(this.set, () => this.waiters.size, () => ({ max: options.poolSize, min: options.healthCheckConfig.minHealthyConnections }));
     this.gate = new WriteGate(this.housekeeper);
     this.opener = new Opener(this);
-    this.retirement = new Retirement(this.set, this.lifetime, observed, logger, () => {
-      if (this.lending) this.pump.run();
+    this.retirement = new Retirement(this.set, this.lifetime, observed, logger, (parent) => {
+      if (this.lending) this.pump.run(parent);
     });
     this.leaks = new LeakDetector(options.leakDetectionThresholdMs, this.housekeeper, logger, () => this.set.inState('leased'), () => {
       this.lifetime.leaks++;
@@ -173,7 +173,7 @@ export class PoolCore implements LeaseHost, OpenerHost {
   probeReserved(entry: PoolEntry, parent: TraceHandle | undefined): Promise<HealthCheckResult> {
     this.set.reserve(entry);
     return entry.probe('monitor', parent, true).then((result) => {
-      this.pump.probed(entry, result, false);
+      this.pump.probed(entry, result, false, parent);
       return result;
     });
   }

@@ -75,8 +75,11 @@ export class Pump {
     return top;
   }
 
-  /** Moves the pool forward. Not re-entrant: a nested call asks the running one to look again. */
-  run(): void {
+  /**
+   * Moves the pool forward. Not re-entrant: a nested call asks the running one to look again.
+   * `parent` is the work that asked (a monitoring cycle): opens for the minimum are traced under it.
+   */
+  run(parent?: TraceHandle): void {
     if (this.#running) {
       this.#again = true;
       return;
@@ -87,7 +90,7 @@ export class Pump {
         this.#again = false;
         if (!this.#p.lending()) return;
         this.#serveWaiters();
-        this.#openForDemand();
+        this.#openForDemand(parent);
       } while (this.#again);
     } finally {
       this.#running = false;
@@ -100,7 +103,7 @@ export class Pump {
    * straight to the head of the line: back on the idle stack, a cache shorter than the probe's
    * round trip (`cacheDurationMs` 0) would send it to another probe, and so on forever.
    */
-  probed(entry: PoolEntry, result: HealthCheckResult, forWaiter: boolean): void {
+  probed(entry: PoolEntry, result: HealthCheckResult, forWaiter: boolean, parent?: TraceHandle): void {
     if (entry.state === 'reserved' && !this.#p.lending()) this.#p.retirement.retire(entry, 'shutdown');
     if (entry.state === 'reserved') {
       const { set, waiters } = this.#p;
@@ -111,7 +114,7 @@ export class Pump {
         else this.#grant(entry, waiter);
       } else {
         const status = entry.healthy.status;
-        if (status !== ConnectionStatus.HEALTHY) this.#p.retirement.retire(entry, entry.healthy.closeReason(status));
+        if (status !== ConnectionStatus.HEALTHY) this.#p.retirement.retire(entry, entry.healthy.closeReason(status), false, parent);
         else {
           // Borrowers skip it until the cached failure expires; look again then.
           set.makeIdle(entry);
@@ -119,7 +122,7 @@ export class Pump {
         }
       }
     }
-    this.run();
+    this.run(parent);
   }
 
   #serveWaiters(): void {
@@ -165,13 +168,13 @@ export class Pump {
   }
 
   /** Opens for callers that no idle connection, probe or open in flight will serve, and up to the minimum. */
-  #openForDemand(): void {
+  #openForDemand(parent: TraceHandle | undefined): void {
     const { set, opener, waiters, config, poolSize } = this.#p;
     const t = now();
     let demand = waiters.size - this.#probing - set.opening;
     let belowMinimum = Math.min(config.minHealthyConnections, poolSize) - set.size - set.opening;
     while ((demand > 0 || belowMinimum > 0) && set.capacityUsed < poolSize && opener.ready(t)) {
-      opener.start(waiters.peek()?.trace);
+      opener.start(waiters.peek()?.trace ?? parent);
       demand--;
       belowMinimum--;
     }

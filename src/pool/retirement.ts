@@ -1,7 +1,7 @@
 import { errorMessage } from '../errors.js';
 import type { CloseReason } from '../health/status.js';
 import type { Logger } from '../logger.js';
-import { telemetryRegistry, type ObservedPool } from '../telemetry/pool-telemetry.js';
+import { telemetryRegistry, type ObservedPool, type TraceHandle } from '../telemetry/pool-telemetry.js';
 import type { ConnectionSet } from './connection-set.js';
 import type { PoolEntry } from './pool-entry.js';
 import type { LifetimeCounters } from './statistics.js';
@@ -17,9 +17,9 @@ export class Retirement {
   readonly #pool: ObservedPool;
   readonly #logger: Logger;
   readonly #closing = new Set<Promise<void>>();
-  readonly #closed: () => void;
+  readonly #closed: (parent: TraceHandle | undefined) => void;
 
-  constructor(set: ConnectionSet, lifetime: LifetimeCounters, pool: ObservedPool, logger: Logger, closed: () => void) {
+  constructor(set: ConnectionSet, lifetime: LifetimeCounters, pool: ObservedPool, logger: Logger, closed: (parent: TraceHandle | undefined) => void) {
     this.#set = set;
     this.#lifetime = lifetime;
     this.#pool = pool;
@@ -27,8 +27,11 @@ export class Retirement {
     this.#closed = closed;
   }
 
-  /** Closes `entry` for `reason`; `kill` stops it at once (a statement may still be running). */
-  retire(entry: PoolEntry, reason: CloseReason, kill = false): void {
+  /**
+   * Closes `entry` for `reason`; `kill` stops it at once (a statement may still be running).
+   * `parent` is the work that retired it (a monitoring cycle): its replacement is traced under it.
+   */
+  retire(entry: PoolEntry, reason: CloseReason, kill = false, parent?: TraceHandle): void {
     if (entry.state === 'closed') return;
     const { healthy } = entry;
     this.#set.remove(entry);
@@ -40,7 +43,7 @@ export class Retirement {
     if (reason === 'unhealthy' || reason === 'error') this.#logger.warn(message);
     else this.#logger.debug(message);
     if (kill) entry.backend.kill(`closed by the pool (${reason})`);
-    this.#track(entry);
+    this.#track(entry, parent);
   }
 
   /** Waits for every close under way. */
@@ -48,7 +51,7 @@ export class Retirement {
     while (this.#closing.size > 0) await Promise.allSettled([...this.#closing]);
   }
 
-  #track(entry: PoolEntry): void {
+  #track(entry: PoolEntry, parent: TraceHandle | undefined): void {
     this.#set.closing++;
     const closing: Promise<void> = entry.backend
       .close()
@@ -56,8 +59,8 @@ export class Retirement {
       .finally(() => {
         this.#set.closing--;
         this.#closing.delete(closing);
-        // Capacity came back: the pool may open a connection for a waiter now.
-        this.#closed();
+        // Capacity came back: the pool may open a connection (a waiter's, or up to the minimum) now.
+        this.#closed(parent);
       });
     this.#closing.add(closing);
   }
