@@ -135,7 +135,7 @@ const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
 function workerPids(pool: Pool): number[] {
   const pids: number[] = [];
   for (const connection of pool.connections()) {
-    const pid = connection.worker?.pid;
+    const pid = connection.processId;
     if (pid !== undefined) pids.push(pid);
   }
   return pids;
@@ -475,7 +475,7 @@ async function main(): Promise<void> {
       }
     }
     const workerRss = workerPids(workerPool).map(rssMiB).filter((v): v is number => v !== undefined);
-    const createdBefore = new Map(MODES.map((mode) => [mode, pools.get(mode)!.lifetimeCounters.created]));
+    const createdBefore = new Map(MODES.map((mode) => [mode, pools.get(mode)!.getConnectionStatsSync().lifetime.created]));
 
     const cells: Cell[] = WORKLOADS.flatMap((workload) => CALLERS.map((callers) => ({ workload, callers })));
     const series = new Map<string, Series>();
@@ -509,7 +509,7 @@ async function main(): Promise<void> {
       await pause(5);
       if (round > 0 && (round % 5 === 0 || round === ROUNDS)) progress(`round ${round}/${ROUNDS}`);
     }
-    const replaced = MODES.map((mode) => `${mode} ${pools.get(mode)!.lifetimeCounters.created - createdBefore.get(mode)!}`).join(', ');
+    const replaced = MODES.map((mode) => `${mode} ${pools.get(mode)!.getConnectionStatsSync().lifetime.created - createdBefore.get(mode)!}`).join(', ');
 
     // ---- report
     const loadAfter = os.loadavg();

@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     while ([...db.connections()].includes(victim) && performance.now() < deadline) await sleep(50);
     const replacedStats = db.getConnectionStatsSync();
     console.log(
-      `  replaced: ${![...db.connections()].includes(victim)}; closed as unhealthy: ${replacedStats.lifetime.closed.unhealthy}; ` +
+      `  replaced: ${![...db.connections()].includes(victim)}; closed as broken (error): ${replacedStats.lifetime.closed.error}; ` +
         `healthy ${replacedStats.healthyConnections}/${config.minHealthyConnections} minimum`,
     );
 

@@ -124,7 +124,8 @@ describe('DatabaseManager options: bad input, one row per option and fault', () 
     ['readonly wrong type', { filename: FILE, readonly: 'yes' }, 'readonly', 'yes'],
     ['fileMustExist wrong type', { filename: FILE, fileMustExist: 1 }, 'fileMustExist', 1],
     // onConnect
-    ['onConnect wrong type', { filename: FILE, onConnect: 'setup' }, 'onConnect', 'setup'],
+    ['onConnect wrong type', { filename: FILE, onConnect: 42 }, 'onConnect', 42],
+    ['onConnect empty module specifier', { filename: FILE, onConnect: ' ' }, 'onConnect', ' '],
     // statementCacheSize
     ['statementCacheSize negative', { filename: FILE, statementCacheSize: -1 }, 'statementCacheSize', -1],
     ['statementCacheSize fractional', { filename: FILE, statementCacheSize: 0.5 }, 'statementCacheSize', 0.5],

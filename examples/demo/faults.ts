@@ -127,7 +127,7 @@ export class FaultInjector {
         fault: 'close-connection',
         connectionId: c.connectionId,
         message:
-          `Closed ${c.connectionId} behind the pool's back. It counts as unhealthy now; the pool closes and replaces it at ` +
+          `Closed ${c.connectionId} behind the pool's back. It counts as unhealthy now; the pool closes it (reason error) and replaces it at ` +
           `the next borrow that meets it or at the next monitoring cycle (every ${this.#db.healthCheckConfig.intervalMs / 1000} s).`,
       };
     }

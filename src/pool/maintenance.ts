@@ -92,7 +92,7 @@ export class Maintenance implements PoolMonitoring {
       // The cycle's refill is part of the cycle: what it retired is gone (its capacity free), then
       // it opens up to the minimum, and its result holds once those opens are done.
       await core.retirement.settled();
-      core.pump.run(trace);
+      core.pump.refill(trace);
       await core.opener.settled();
     } finally {
       telemetry?.monitorCycleEnded(trace, result.probed, result.failed);

@@ -80,6 +80,19 @@ export class Pump {
    * `parent` is the work that asked (a monitoring cycle): opens for the minimum are traced under it.
    */
   run(parent?: TraceHandle): void {
+    this.#run(parent, false);
+  }
+
+  /**
+   * A monitoring cycle's refill: up to the minimum even while failed opens back off. A cycle is an
+   * attempt the user scheduled (every `intervalMs`), and it is how a pool with no connection left
+   * and nobody waiting finds that the database is back.
+   */
+  refill(parent: TraceHandle | undefined): void {
+    this.#run(parent, true);
+  }
+
+  #run(parent: TraceHandle | undefined, refill: boolean): void {
     if (this.#running) {
       this.#again = true;
       return;
@@ -90,7 +103,8 @@ export class Pump {
         this.#again = false;
         if (!this.#p.lending()) return;
         this.#serveWaiters();
-        this.#openForDemand(parent);
+        this.#openForDemand(parent, refill);
+        refill = false;
       } while (this.#again);
     } finally {
       this.#running = false;
@@ -168,12 +182,12 @@ export class Pump {
   }
 
   /** Opens for callers that no idle connection, probe or open in flight will serve, and up to the minimum. */
-  #openForDemand(parent: TraceHandle | undefined): void {
+  #openForDemand(parent: TraceHandle | undefined, refill: boolean): void {
     const { set, opener, waiters, config, poolSize } = this.#p;
     const t = now();
     let demand = waiters.size - this.#probing - set.opening;
     let belowMinimum = Math.min(config.minHealthyConnections, poolSize) - set.size - set.opening;
-    while ((demand > 0 || belowMinimum > 0) && set.capacityUsed < poolSize && opener.ready(t)) {
+    while ((demand > 0 || belowMinimum > 0) && set.capacityUsed < poolSize && (opener.ready(t) || (refill && belowMinimum > 0))) {
       opener.start(waiters.peek()?.trace ?? parent);
       demand--;
       belowMinimum--;

@@ -98,12 +98,12 @@ describe('demo service: routes, faults, health and metrics', () => {
     const after = await pollUntil('/stats reports the closed connection replaced', async () => {
       const s = await stats();
       const gone = !s.connections.some((c) => c.connectionId === closedId);
-      return gone && s.lifetime.closed.unhealthy > before.lifetime.closed.unhealthy && s.healthyConnections >= s.minHealthyConnections ? s : undefined;
+      // A closed handle means the connection broke: it is retired with reason error.
+      return gone && s.lifetime.closed.error > before.lifetime.closed.error && s.healthyConnections >= s.minHealthyConnections ? s : undefined;
     });
     expect(after.lifetime.created).toBeGreaterThan(before.lifetime.created);
     expect(after.unhealthyConnections).toBe(0);
     expect(after.faults.closedConnections).toEqual([]);
-    expect(demo.child.stderr).toMatch(new RegExp(`Closed ${closedId} \\(unhealthy\\)`));
     expect((await requestJson(url('/healthz'))).status).toBe(200);
   });
 
@@ -173,8 +173,9 @@ describe('demo service: routes, faults, health and metrics', () => {
     ]) {
       expect(text, series).toMatch(new RegExp(`^${series}\\{[^}]*${pool}`, 'm'));
     }
-    const unhealthyClosed = /^sqlite_pool_connection_closed_total\{[^}]*sqlite_pool_close_reason="unhealthy"[^}]*\} (\d+)/m.exec(text);
-    expect(Number(unhealthyClosed?.[1])).toBeGreaterThanOrEqual(2);
+    // The faults so far (a deleted file, a closed handle) broke connections: closed with reason error.
+    const brokenClosed = /^sqlite_pool_connection_closed_total\{[^}]*sqlite_pool_close_reason="error"[^}]*\} (\d+)/m.exec(text);
+    expect(Number(brokenClosed?.[1])).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/^sqlite_pool_connection_health\{[^}]*sqlite_pool_connection_status="unhealthy"[^}]*\} 0$/m);
   });
 

@@ -34,8 +34,8 @@ describe('examples/advanced_monitoring.ts', () => {
     expect(stdout).toMatch(/db\.client\.connection\.count: idle=2, used=0/);
     const victim = /closed (conn_\d+); its status is now unhealthy/.exec(stdout)?.[1];
     expect(victim, stdout).toBeDefined();
-    expect(stdout).toMatch(new RegExp(`WARN\\s+Closed ${victim} \\(unhealthy\\)`));
-    expect(stdout).toMatch(/replaced: true; closed as unhealthy: 1; healthy 2\/2 minimum/);
+    expect(stdout).toMatch(new RegExp(`WARN\\s+Closed ${victim} \\(error\\)`));
+    expect(stdout).toMatch(/replaced: true; closed as broken \(error\): 1; healthy 2\/2 minimum/);
     expect(stdout).toContain('Health check result: true');
     expect(stdout).toMatch(/Connection stats: \{"connectionId":"conn_\d+","status":"healthy"/);
     // Troubleshooting: success rate fine; the one replacement makes young connections count as churn.

@@ -116,7 +116,7 @@ const TOP_LEVEL = {
     valid: fc.constantFrom<object>(silentLogger, Object.assign(Object.create({ debug() {} }) as object, { info() {}, warn() {}, error() {} })),
     invalid: fc.oneof(fc.constant(null), fc.constant('console'), fc.constant({}), fc.constant({ debug() {}, info() {}, warn: 'no', error() {} }), fc.constant(5)),
   },
-  onConnect: { valid: fc.constant((db: { pragma(s: string): unknown }) => void db.pragma('user_version')), invalid: fc.oneof(fc.constant('fn'), fc.constant({}), fc.constant(1), fc.constant(null)) },
+  onConnect: { valid: fc.constant((db: { pragma(s: string): unknown }) => void db.pragma('user_version')), invalid: fc.oneof(fc.constant(''), fc.constant({}), fc.constant(1), fc.constant(null)) },
   mode: { valid: fc.constant('thread'), invalid: fc.oneof(fc.constantFrom('threads', 'WORKER', 'Thread', ''), fc.constant(1), fc.constant(null)) },
 } as const;
 
@@ -145,7 +145,6 @@ const SAFE_PRAGMAS: Record<string, fc.Arbitrary<string | number | boolean>> = {
   mmap_size: fc.integer({ min: 0, max: 1 << 20 }),
   automatic_index: fc.boolean(),
   secure_delete: fc.boolean(),
-  not_a_real_pragma: fc.integer(),
 };
 const JOURNAL_MODES = fc.constantFrom('WAL', 'DELETE', 'TRUNCATE', 'PERSIST', 'wal');
 
@@ -350,6 +349,24 @@ describe('options', () => {
         },
       ),
       params(20),
+    );
+  });
+
+  test('a pragma SQLite does not know, or does not take, fails initialize() with ConfigurationError naming it, in both modes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<[string, string | number]>(['not_a_real_pragma', 1], ['foriegn_keys', 'ON'], ['journal_mode', 'NOPE'], ['synchronous', 'SOMETIMES'], ['temp_store', 'DISK']),
+        fc.constantFrom('thread', 'worker'),
+        async ([name, value], mode) => {
+          const pool = new DatabaseManager({ filename: tempFile(), mode: mode as 'thread' | 'worker', poolSize: 1, pragmas: { [name]: value } });
+          const error = await within(pool.initialize(), 'initialize()', 10_000).then(() => undefined, (e: unknown) => e);
+          expect(error).toBeInstanceOf(ConfigurationError);
+          expect(error).toMatchObject({ option: `pragmas.${name}`, value });
+          expect(pool.getConnectionStatsSync()).toMatchObject({ poolSize: 0, initialized: false });
+          await pool.close({ timeoutMs: 0 });
+        },
+      ),
+      params(10),
     );
   });
 
