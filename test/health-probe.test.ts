@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
 import { HealthyConnection, type HealthCheckOptions } from '../src/index.js';
-import { fileIdentityOf } from '../src/health/probe.js';
+import { fileIdentityOf } from '../src/backend/probe.js';
 import { tempDbPath, trackDb } from './helpers/temp-db.js';
 
 /** The guide's four strategies, as configured queries. */

@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { loadConnectFunction } from '../config/on-connect.js';
-import { HealthProbe, fileIdentityOf } from '../health/probe.js';
+import { HealthProbe, fileIdentityOf } from './probe.js';
 import { serializeError } from './error-transfer.js';
 import { applyPragmas } from './pragmas.js';
 import { restoreBuffers, type ChildOptions, type ChildReady, type ChildResponse, type IdentifiedRequest } from './protocol.js';

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { now } from '../clock.js';
 import { loadConnectFunction } from '../config/on-connect.js';
-import { HealthProbe, fileIdentityOf, isLockedProbe } from '../health/probe.js';
+import { HealthProbe, fileIdentityOf, isLockedProbe } from './probe.js';
 import { lockRetryDelay, pause } from '../lock-wait.js';
 import type { BackendCursor, ConnectionBackend, IterateRequest, ProbeRequest, RowBatch, StatementRequest, SyncAccess } from './backend.js';
 import type { BackendOptions } from './backend-options.js';

@@ -2,7 +2,7 @@ import type { BackendCursor, IterateRequest, RowBatch } from '../backend/backend
 import { now } from '../clock.js';
 import { BusyTimeoutError, LeaseReleasedError } from '../errors.js';
 import { lockRetryDelay, pause } from '../lock-wait.js';
-import type { PoolEntry } from '../pool/pool-entry.js';
+import type { LeasedConnection } from './leased-connection.js';
 import { failureKind } from '../sqlite-errors.js';
 import { telemetryRegistry, type PoolTelemetry, type TraceHandle } from '../telemetry/pool-telemetry.js';
 import type { StatementInfo } from './statement-catalog.js';
@@ -24,7 +24,7 @@ export interface OpenWork {
 export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
   readonly #ctx: RunContext;
   readonly #owner: StatementOwner;
-  readonly #entry: PoolEntry;
+  readonly #entry: LeasedConnection;
   readonly #info: StatementInfo;
   readonly #cursor: BackendCursor;
   readonly #request: IterateRequest;
@@ -40,7 +40,7 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
   /** Time spent pulling rows: the statement runs only then (the connection's query time). */
   #pullMs = 0;
 
-  constructor(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, info: StatementInfo, request: IterateRequest, ended: (work: OpenWork) => void) {
+  constructor(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection, info: StatementInfo, request: IterateRequest, ended: (work: OpenWork) => void) {
     this.#ctx = ctx;
     this.#owner = owner;
     this.#entry = entry;

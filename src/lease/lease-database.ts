@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { LeaseReleasedError } from '../errors.js';
-import type { PoolEntry } from '../pool/pool-entry.js';
+import type { LeasedConnection } from './leased-connection.js';
 import { runSync, type RunContext } from './statement-runner.js';
 
 /** What the lease-bound handle needs from its lease. */
@@ -8,7 +8,7 @@ export interface HandleLease {
   readonly connectionId: string;
   readonly released: boolean;
   readonly context: RunContext;
-  current(): PoolEntry;
+  current(): LeasedConnection;
   prepare(sql: string): Statement;
 }
 

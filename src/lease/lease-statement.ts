@@ -2,7 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { SyncAccess } from '../backend/backend.js';
 import { StatementMode } from '../backend/statement-cache.js';
 import { LeaseReleasedError } from '../errors.js';
-import type { PoolEntry } from '../pool/pool-entry.js';
+import type { LeasedConnection } from './leased-connection.js';
 import type { OpenWork } from './iteration.js';
 import type { StatementInfo } from './statement-catalog.js';
 import { finish, runSync, type RunContext, type StatementOwner } from './statement-runner.js';
@@ -13,7 +13,7 @@ import { telemetryRegistry, type PoolTelemetry, type TraceHandle } from '../tele
 export interface StatementLease extends StatementOwner {
   readonly context: RunContext;
   /** The connection while the lease holds it; throws `LeaseReleasedError` after. */
-  current(): PoolEntry;
+  current(): LeasedConnection;
   opened(work: OpenWork): void;
   closed(work: OpenWork): void;
 }
@@ -151,7 +151,7 @@ export class LeaseStatement {
 /** A synchronous iterator of a lease statement: ends (and is counted) with its lease at the latest. */
 class SyncIteration implements IterableIterator<unknown>, OpenWork {
   readonly #lease: StatementLease;
-  readonly #entry: PoolEntry;
+  readonly #entry: LeasedConnection;
   readonly #info: StatementInfo;
   readonly #iterator: IterableIterator<unknown>;
   readonly #telemetry: PoolTelemetry | undefined = telemetryRegistry.active;
@@ -160,7 +160,7 @@ class SyncIteration implements IterableIterator<unknown>, OpenWork {
   #pullMs = 0;
   #finished = false;
 
-  constructor(lease: StatementLease, entry: PoolEntry, info: StatementInfo, iterator: IterableIterator<unknown>, args: unknown[]) {
+  constructor(lease: StatementLease, entry: LeasedConnection, info: StatementInfo, iterator: IterableIterator<unknown>, args: unknown[]) {
     this.#lease = lease;
     this.#entry = entry;
     this.#info = info;

@@ -4,7 +4,7 @@ import { StatementMode } from '../backend/statement-cache.js';
 import { checkQueryOptions, type QueryOptions } from '../config/call-options.js';
 import { LeaseReleasedError, SqlitePoolError } from '../errors.js';
 import type { HealthyConnection } from '../health/healthy-connection.js';
-import type { LeaseHolder, PoolEntry } from '../pool/pool-entry.js';
+import type { LeaseHolder, LeasedConnection } from './leased-connection.js';
 import { Iteration, type OpenWork } from './iteration.js';
 import { leaseDatabase } from './lease-database.js';
 import { LeaseStatement } from './lease-statement.js';
@@ -19,7 +19,7 @@ export interface LeaseHost {
   /** Transactions open through the API right now (shortcuts look for one to join only while there are some). */
   openTransactions: number;
   /** The lease gave its connection back (or had it taken at `close()`). */
-  returned(entry: PoolEntry, lease: Lease): void;
+  returned(entry: LeasedConnection, lease: Lease): void;
 }
 
 /**
@@ -40,7 +40,7 @@ export interface LeaseHost {
  */
 export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   readonly connectionId: string;
-  #entry: PoolEntry | undefined;
+  #entry: LeasedConnection | undefined;
   readonly #host: LeaseHost;
   readonly #open = new Set<OpenWork>();
   #handle: Database | undefined;
@@ -48,7 +48,7 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   #savepoints = 0;
 
   /** @internal Leases come from `DatabaseManager.getConnection()`. */
-  constructor(entry: PoolEntry, host: LeaseHost) {
+  constructor(entry: LeasedConnection, host: LeaseHost) {
     this.#entry = entry;
     this.#host = host;
     this.connectionId = entry.id;
@@ -194,7 +194,7 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   }
 
   /** @internal The connection, while this lease holds it. */
-  current(): PoolEntry {
+  current(): LeasedConnection {
     const entry = this.#entry;
     if (entry === undefined) throw new LeaseReleasedError(this.connectionId);
     return entry;

@@ -5,8 +5,7 @@ import { now } from '../clock.js';
 import type { QueryOptions } from '../config/call-options.js';
 import { BusyTimeoutError, LeaseReleasedError } from '../errors.js';
 import { lockRetryDelay, pause } from '../lock-wait.js';
-import type { PoolEntry } from '../pool/pool-entry.js';
-import type { WriteGate } from '../pool/write-gate.js';
+import type { LeasedConnection, WriteGateway } from './leased-connection.js';
 import { isSingleStatement } from '../sql/tokenize.js';
 import { failureKind } from '../sqlite-errors.js';
 import { telemetryRegistry, type ObservedPool, type PoolTelemetry, type StatementMethod, type TraceHandle } from '../telemetry/pool-telemetry.js';
@@ -16,7 +15,7 @@ import type { StatementCatalog, StatementInfo } from './statement-catalog.js';
 export interface RunContext {
   readonly pool: ObservedPool;
   readonly catalog: StatementCatalog;
-  readonly gate: WriteGate;
+  readonly gate: WriteGateway;
   /** The total wait for a lock (the write gate, then SQLite's lock), per statement. */
   readonly busyTimeoutMs: number;
   readonly queryTimeoutMs: number;
@@ -46,7 +45,7 @@ export function argsOf(params: BindParameters | undefined): readonly unknown[] {
  * reported to telemetry once (lock waits included in its duration). Returns the value where the
  * work was done at once, a promise where it had to wait or cross to another process.
  */
-export function runStatement(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, kind: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): MaybePromise<unknown> {
+export function runStatement(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection, kind: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): MaybePromise<unknown> {
   const info = ctx.catalog.get(sql, kind === 'exec' ? 'exec' : 'prepared');
   const telemetry = telemetryRegistry.active;
   const startedAt = now();
@@ -87,7 +86,7 @@ export function runStatement(ctx: RunContext, owner: StatementOwner, entry: Pool
  * reported like any other, but it cannot wait: a lock held elsewhere fails it at once with
  * `SQLITE_BUSY` (the event loop never sleeps in SQLite's busy handler).
  */
-export function runSync<T>(ctx: RunContext, entry: PoolEntry, info: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>, run: () => T): T {
+export function runSync<T>(ctx: RunContext, entry: LeasedConnection, info: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>, run: () => T): T {
   const telemetry = telemetryRegistry.active;
   const startedAt = now();
   const span = telemetry?.statementStarted(ctx.pool, entry.id, info, method, args);
@@ -107,7 +106,7 @@ export function runSync<T>(ctx: RunContext, entry: PoolEntry, info: StatementInf
  * `queryMs` is the time the statement ran, where it differs from the call's (an iterator runs
  * only while rows are pulled).
  */
-export function finish(ctx: RunContext, telemetry: PoolTelemetry | undefined, entry: PoolEntry, info: StatementInfo, method: StatementMethod, span: TraceHandle | undefined, startedAt: number, error: unknown, result: unknown, queryMs?: number): void {
+export function finish(ctx: RunContext, telemetry: PoolTelemetry | undefined, entry: LeasedConnection, info: StatementInfo, method: StatementMethod, span: TraceHandle | undefined, startedAt: number, error: unknown, result: unknown, queryMs?: number): void {
   const endedAt = now();
   entry.healthy.recordUsage(queryMs ?? endedAt - startedAt, endedAt);
   if (error !== undefined) noteFailure(entry, error);
@@ -119,13 +118,13 @@ export function finish(ctx: RunContext, telemetry: PoolTelemetry | undefined, en
  * that may concern another file (an ATTACH of a missing file, a broken virtual table) only makes
  * it suspect: a deep probe decides before it is lent again.
  */
-export function noteFailure(entry: PoolEntry, error: unknown): void {
+export function noteFailure(entry: LeasedConnection, error: unknown): void {
   const kind = failureKind(error);
   if (kind === 'closed') entry.healthy.markUnhealthy('error');
   else if (kind === 'suspect') entry.suspect = true;
 }
 
-function attempt(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, call: Call, startedAt: number): MaybePromise<unknown> {
+function attempt(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection, call: Call, startedAt: number): MaybePromise<unknown> {
   const backend = entry.backend;
   const writes = call.kind === 'exec' || backend.readonlyOf(call.sql, call.modes) !== true;
   if (writes && !ctx.gate.tryEnter(owner)) return waitAndRun(ctx, owner, entry, call, startedAt, undefined);
@@ -158,7 +157,7 @@ function attempt(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, call:
  * The slow path: wait for the write gate (`busy` undefined), or for a lock held elsewhere (after
  * `busy`, the `SQLITE_BUSY` the last attempt got), pausing asynchronously until the deadline.
  */
-async function waitAndRun(ctx: RunContext, owner: StatementOwner, entry: PoolEntry, call: Call, startedAt: number, busy: unknown): Promise<unknown> {
+async function waitAndRun(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection, call: Call, startedAt: number, busy: unknown): Promise<unknown> {
   const deadline = startedAt + ctx.busyTimeoutMs;
   const remaining = (): number => Math.max(0, deadline - now());
   try {

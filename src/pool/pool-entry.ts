@@ -1,21 +1,17 @@
 import type { ConnectionBackend } from '../backend/backend.js';
 import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
+import type { LeaseHolder, LeasedConnection } from '../lease/leased-connection.js';
 import type { HealthCheckTrigger, TraceHandle } from '../telemetry/pool-telemetry.js';
 
 /** Where a connection is in its life; it is in exactly one state at a time. */
 export type EntryState = 'idle' | 'reserved' | 'leased' | 'closed';
 
-/** The lease a connection is lent to, as the pool sees it: something it can end. */
-export interface LeaseHolder {
-  /** Ends the lease now (`close()` past its deadline): its statements throw from here on. */
-  end(): void;
-}
 
 /**
  * One pooled connection: its health wrapper (and through it the backend), its state in the pool
  * and the bookkeeping of its current lease.
  */
-export class PoolEntry {
+export class PoolEntry implements LeasedConnection {
   readonly healthy: HealthyConnection;
   state: EntryState = 'idle';
   /** The lease it is lent to, while `leased`. */

@@ -1,6 +1,7 @@
 import { BusyTimeoutError } from '../errors.js';
 import { DeadlineQueue, type Queued } from './deadline-queue.js';
 import type { Housekeeper } from './housekeeper.js';
+import type { WriteGateway } from '../lease/leased-connection.js';
 
 interface GateWaiter extends Queued {
   readonly owner: object;
@@ -20,7 +21,7 @@ interface GateWaiter extends Queued {
  * A writer waits while holding its connection, never the other way round, so the gate and the
  * pool cannot wait on each other: whoever holds the gate already has a connection.
  */
-export class WriteGate {
+export class WriteGate implements WriteGateway {
   #holder: object | undefined;
   readonly #queue: DeadlineQueue<GateWaiter>;
 

@@ -1,98 +1,17 @@
-import {
-  SpanKind,
-  SpanStatusCode,
-  context,
-  metrics,
-  trace,
-  type Attributes,
-  type MeterProvider,
-  type Span,
-  type Tracer,
-  type TracerProvider,
-} from '@opentelemetry/api';
-import { errorType, sqliteCode } from '../sqlite-errors.js';
+import { SpanKind, context, metrics, trace, type Attributes, type MeterProvider, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { errorType } from '../sqlite-errors.js';
 import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
-import type { StatementInfo } from '../lease/statement-catalog.js';
+import type { StatementInfo } from './statement-info.js';
 import { CLOSE_REASONS, type CloseReason } from './metric-definitions.js';
 import { PoolMetrics } from './pool-metrics.js';
 import { telemetryRegistry, type HealthCheckTrigger, type ObservedPool, type PoolTelemetry, type StatementMethod, type TraceHandle } from './pool-telemetry.js';
 import * as sc from './semconv.js';
 import { statementTelemetry, type StatementTelemetry } from './statement-attributes.js';
 import { VERSION } from '../version.js';
+import { resolveConfig, type Resolved, type SqlitePoolInstrumentationConfig, type SqlitePoolRequestHookInfo } from './instrumentation-config.js';
+import { NO_PARAMETERS, endWithError, parameterAttributes, parentContext, safely, spanTime } from './span-helpers.js';
 
-/** What `requestHook` receives: the statement about to run. */
-export interface SqlitePoolRequestHookInfo {
-  /** The SQL text as written (parameterised for prepared statements). */
-  readonly sql: string;
-  readonly method: StatementMethod;
-  readonly connectionId: string;
-  readonly poolName: string;
-  /** The bound parameters, as passed (positional values, or one object of named values); empty for `exec` and `pragma`. */
-  readonly params: readonly unknown[];
-}
-
-/** What `responseHook` receives: the statement's result. */
-export interface SqlitePoolResponseHookInfo {
-  readonly method: StatementMethod;
-  /** What better-sqlite3 returned (rows, a RunResult, or an iterator for `iterate`). */
-  readonly result: unknown;
-}
-
-/** Options of {@link SqlitePoolInstrumentation}, named as the contrib database instrumentations name them. */
-export interface SqlitePoolInstrumentationConfig {
-  /**
-   * Enable at construction.
-   * @default true
-   */
-  enabled?: boolean;
-  /**
-   * Create statement and acquire spans only inside an existing trace (metrics are always recorded).
-   * @default false
-   */
-  requireParentSpan?: boolean;
-  /**
-   * Record bound values as `db.query.parameter.<key>` span attributes. They may hold personal data.
-   * @default false
-   */
-  enhancedDatabaseReporting?: boolean;
-  /**
-   * Truncate `db.query.text` to this many characters.
-   * @default 2048
-   */
-  maxQueryLength?: number;
-  /** Called with each statement span before the statement runs. Errors it throws are swallowed. */
-  requestHook?: (span: Span, info: SqlitePoolRequestHookInfo) => void;
-  /**
-   * Called with each statement span after the statement returned (for `iterate`, when the iterator
-   * is returned: the span stays open until the rows are read). Errors it throws are swallowed.
-   */
-  responseHook?: (span: Span, info: SqlitePoolResponseHookInfo) => void;
-  /**
-   * Skip `sqlite_pool.acquire` spans (the wait time histogram is still recorded).
-   * @default false
-   */
-  ignoreAcquireSpans?: boolean;
-  /**
-   * Emit `sqlite_pool.health_check` and `sqlite_pool.health_monitor.cycle` spans. Probe metrics are
-   * always recorded.
-   * @default true
-   */
-  healthCheckSpans?: boolean;
-  /**
-   * Bucket boundaries (seconds) for `db.client.operation.duration`; a View overrides them too.
-   * @default [0.00001, 0.000025, ..., 10] (from 10 µs)
-   */
-  operationDurationBuckets?: readonly number[];
-  /**
-   * The `db.client.connection.pool.name` reported for a pool.
-   * @default each pool's own `poolName`
-   */
-  poolName?: string | ((pool: { readonly poolName: string; readonly namespace: string }) => string);
-  /** A tracer provider to use instead of the global one. @default the global provider */
-  tracerProvider?: TracerProvider;
-  /** A meter provider to use instead of the global one. @default the global provider */
-  meterProvider?: MeterProvider;
-}
+export type { SqlitePoolInstrumentationConfig, SqlitePoolRequestHookInfo, SqlitePoolResponseHookInfo } from './instrumentation-config.js';
 
 export const INSTRUMENTATION_NAME = 'otel-sqlite-pool';
 
@@ -102,9 +21,6 @@ const generations = ((globalThis as { [GENERATION_KEY]?: { last: number } })[GEN
 function nextGeneration(): number {
   return ++generations.last;
 }
-
-type Resolved = Required<Pick<SqlitePoolInstrumentationConfig, 'enabled' | 'requireParentSpan' | 'enhancedDatabaseReporting' | 'maxQueryLength' | 'ignoreAcquireSpans' | 'healthCheckSpans'>> &
-  Pick<SqlitePoolInstrumentationConfig, 'requestHook' | 'responseHook' | 'operationDurationBuckets' | 'poolName'>;
 
 /**
  * Telemetry for every pool in the process. It implements the `Instrumentation` interface of
@@ -358,73 +274,8 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
   }
 }
 
-function resolveConfig(config: SqlitePoolInstrumentationConfig): Resolved {
-  return {
-    enabled: config.enabled ?? true,
-    requireParentSpan: config.requireParentSpan ?? false,
-    enhancedDatabaseReporting: config.enhancedDatabaseReporting ?? false,
-    maxQueryLength: config.maxQueryLength ?? 2048,
-    ignoreAcquireSpans: config.ignoreAcquireSpans ?? false,
-    healthCheckSpans: config.healthCheckSpans ?? true,
-    requestHook: config.requestHook,
-    responseHook: config.responseHook,
-    operationDurationBuckets: config.operationDurationBuckets,
-    poolName: config.poolName,
-  };
-}
-
 /** `error.type` of a failed open: the SQLite code behind the pool's ConnectionCreateError wrapper. */
 function openFailureType(error: unknown): string {
   const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
   return errorType(cause);
-}
-
-function endWithError(span: Span, error: unknown, type: string, endTime?: number): void {
-  // Only a code SQLite returned is a database response; the pool's own codes (SQLITE_POOL_*) are not.
-  const code = sqliteCode(error);
-  if (code !== undefined && !code.startsWith('SQLITE_POOL_')) span.setAttribute(sc.ATTR_DB_RESPONSE_STATUS_CODE, code);
-  span.setAttribute(sc.ATTR_ERROR_TYPE, type);
-  if (error instanceof Error) span.recordException(error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-  span.end(endTime);
-}
-
-const NO_PARAMETERS: ArrayLike<unknown> = [];
-
-/** Bound values as `db.query.parameter.<index or name>` (only with enhancedDatabaseReporting). */
-function parameterAttributes(args: ArrayLike<unknown>): Attributes {
-  const attributes: Attributes = {};
-  for (let i = 0; i < args.length; i++) {
-    const value = args[i];
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)) {
-      for (const [key, named] of Object.entries(value)) attributes[`${sc.ATTR_DB_QUERY_PARAMETER_PREFIX}${key}`] = String(named);
-    } else if (Array.isArray(value)) {
-      value.forEach((item, j) => (attributes[`${sc.ATTR_DB_QUERY_PARAMETER_PREFIX}${j}`] = String(item)));
-    } else {
-      attributes[`${sc.ATTR_DB_QUERY_PARAMETER_PREFIX}${i}`] = value instanceof Uint8Array ? `<${value.length} bytes>` : String(value);
-    }
-  }
-  return attributes;
-}
-
-function parentContext(handle: TraceHandle | undefined) {
-  return handle === undefined ? context.active() : trace.setSpan(context.active(), handle as Span);
-}
-
-/**
- * A `performance.now()` time, passed to the SDK as is: it takes a number below the current
- * `performance.now()` for a performance timestamp and aligns it with the wall clock the SDK's own
- * spans use (`Date.now()`). `performance.timeOrigin + ms` would not be aligned: the wall clock
- * drifts from the monotonic one (NTP), and children would sit outside their parents.
- */
-function spanTime(monotonicMs: number): number {
-  return monotonicMs;
-}
-
-function safely(hook: () => void): void {
-  try {
-    hook();
-  } catch {
-    // A user hook must never break the query it observes.
-  }
 }

@@ -1,6 +1,6 @@
 import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
 import type { CloseReason } from '../health/status.js';
-import type { StatementInfo } from '../lease/statement-catalog.js';
+import type { StatementInfo } from './statement-info.js';
 
 /**
  * The seam between the pool and OpenTelemetry. The pool reports what happens through this

@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { StatementInfo } from '../lease/statement-catalog.js';
+import type { StatementInfo } from './statement-info.js';
 import type { ObservedPool } from './pool-telemetry.js';
 import { sanitizeSql, summarizeSql } from './sql-text.js';
 import * as sc from './semconv.js';

@@ -1,0 +1,96 @@
+import type { MeterProvider, Span, TracerProvider } from '@opentelemetry/api';
+import type { StatementMethod } from './pool-telemetry.js';
+
+/** What `requestHook` receives: the statement about to run. */
+export interface SqlitePoolRequestHookInfo {
+  /** The SQL text as written (parameterised for prepared statements). */
+  readonly sql: string;
+  readonly method: StatementMethod;
+  readonly connectionId: string;
+  readonly poolName: string;
+  /** The bound parameters, as passed (positional values, or one object of named values); empty for `exec` and `pragma`. */
+  readonly params: readonly unknown[];
+}
+
+/** What `responseHook` receives: the statement's result. */
+export interface SqlitePoolResponseHookInfo {
+  readonly method: StatementMethod;
+  /** What better-sqlite3 returned (rows, a RunResult); undefined for `iterate` (the rows went to the caller). */
+  readonly result: unknown;
+}
+
+/** Options of {@link SqlitePoolInstrumentation}, named as the contrib database instrumentations name them. */
+export interface SqlitePoolInstrumentationConfig {
+  /**
+   * Enable at construction.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Create statement and acquire spans only inside an existing trace (metrics are always recorded).
+   * @default false
+   */
+  requireParentSpan?: boolean;
+  /**
+   * Record bound values as `db.query.parameter.<key>` span attributes. They may hold personal data.
+   * @default false
+   */
+  enhancedDatabaseReporting?: boolean;
+  /**
+   * Truncate `db.query.text` to this many characters.
+   * @default 2048
+   */
+  maxQueryLength?: number;
+  /** Called with each statement span before the statement runs. Errors it throws are swallowed. */
+  requestHook?: (span: Span, info: SqlitePoolRequestHookInfo) => void;
+  /**
+   * Called with each statement span after the statement returned (for `iterate`, when the
+   * iteration ended: the span lasts until the rows are read). Errors it throws are swallowed.
+   */
+  responseHook?: (span: Span, info: SqlitePoolResponseHookInfo) => void;
+  /**
+   * Skip `sqlite_pool.acquire` spans (the wait time histogram is still recorded).
+   * @default false
+   */
+  ignoreAcquireSpans?: boolean;
+  /**
+   * Emit `sqlite_pool.health_check` and `sqlite_pool.health_monitor.cycle` spans. Probe metrics are
+   * always recorded.
+   * @default true
+   */
+  healthCheckSpans?: boolean;
+  /**
+   * Bucket boundaries (seconds) for `db.client.operation.duration`; a View overrides them too.
+   * @default [0.00001, 0.000025, ..., 10] (from 10 µs)
+   */
+  operationDurationBuckets?: readonly number[];
+  /**
+   * The `db.client.connection.pool.name` reported for a pool.
+   * @default each pool's own `poolName`
+   */
+  poolName?: string | ((pool: { readonly poolName: string; readonly namespace: string }) => string);
+  /** A tracer provider to use instead of the global one. @default the global provider */
+  tracerProvider?: TracerProvider;
+  /** A meter provider to use instead of the global one. @default the global provider */
+  meterProvider?: MeterProvider;
+}
+
+/** The options with their defaults applied. */
+export type Resolved = Required<Pick<SqlitePoolInstrumentationConfig, 'enabled' | 'requireParentSpan' | 'enhancedDatabaseReporting' | 'maxQueryLength' | 'ignoreAcquireSpans' | 'healthCheckSpans'>> &
+  Pick<SqlitePoolInstrumentationConfig, 'requestHook' | 'responseHook' | 'operationDurationBuckets' | 'poolName'>;
+
+export function resolveConfig(config: SqlitePoolInstrumentationConfig): Resolved {
+  return {
+    enabled: config.enabled ?? true,
+    requireParentSpan: config.requireParentSpan ?? false,
+    enhancedDatabaseReporting: config.enhancedDatabaseReporting ?? false,
+    maxQueryLength: config.maxQueryLength ?? 2048,
+    ignoreAcquireSpans: config.ignoreAcquireSpans ?? false,
+    healthCheckSpans: config.healthCheckSpans ?? true,
+    requestHook: config.requestHook,
+    responseHook: config.responseHook,
+    operationDurationBuckets: config.operationDurationBuckets,
+    poolName: config.poolName,
+  };
+}
+
