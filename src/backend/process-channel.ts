@@ -19,6 +19,24 @@ function startChild(options: ChildOptions): ChildProcess {
   });
 }
 
+/**
+ * Children still running. If this process exits without closing its pools (an uncaught
+ * exception, `process.exit()`), they are killed with it: a child stuck in a runaway statement
+ * cannot even notice that its parent is gone.
+ */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function register(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const running of live) running.kill('SIGKILL');
+  });
+}
+
 interface Pending {
   readonly resolve: (response: ChildResponse) => void;
   readonly reject: (error: unknown) => void;
@@ -60,6 +78,7 @@ export class ProcessChannel {
   /** Starts a child and waits until its connection is open; rejects with the open error. */
   static open(options: ChildOptions, label: string): Promise<ProcessChannel> {
     const child = startChild(options);
+    register(child);
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       const onExit = (code: number | null): void => reject(new WorkerExitedError(label, `exited with code ${code} before its connection opened`));

@@ -112,6 +112,7 @@ export class ConnectionSet {
       case 'reserved':
         this.#reserved--;
         break;
+      case 'opening':
       case 'closed':
         break;
     }

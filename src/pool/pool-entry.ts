@@ -3,8 +3,11 @@ import type { HealthCheckResult, HealthyConnection } from '../health/healthy-con
 import type { LeaseHolder, LeasedConnection } from '../lease/leased-connection.js';
 import type { HealthCheckTrigger, TraceHandle } from '../telemetry/pool-telemetry.js';
 
-/** Where a connection is in its life; it is in exactly one state at a time. */
-export type EntryState = 'idle' | 'reserved' | 'leased' | 'closed';
+/**
+ * Where a connection is in its life; it is in exactly one state at a time. `opening` until it
+ * has passed its first probe and joined the pool: nothing may retire (or count) it before.
+ */
+export type EntryState = 'opening' | 'idle' | 'reserved' | 'leased' | 'closed';
 
 
 /**
@@ -13,7 +16,7 @@ export type EntryState = 'idle' | 'reserved' | 'leased' | 'closed';
  */
 export class PoolEntry implements LeasedConnection {
   readonly healthy: HealthyConnection;
-  state: EntryState = 'idle';
+  state: EntryState = 'opening';
   /** The lease it is lent to, while `leased`. */
   lease: LeaseHolder | undefined = undefined;
   /** `performance.now()` when the current lease began. */

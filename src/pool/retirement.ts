@@ -32,7 +32,8 @@ export class Retirement {
    * `parent` is the work that retired it (a monitoring cycle): its replacement is traced under it.
    */
   retire(entry: PoolEntry, reason: CloseReason, kill = false, parent?: TraceHandle): void {
-    if (entry.state === 'closed') return;
+    // Only a connection of the pool is retired (and counted): not one still opening, nor one already gone.
+    if (entry.state === 'closed' || entry.state === 'opening') return;
     const { healthy } = entry;
     this.#set.remove(entry);
     entry.lease?.end();
