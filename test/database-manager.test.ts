@@ -590,7 +590,7 @@ describe('release', () => {
     await lease.exec('BEGIN');
     await lease.run('INSERT INTO t VALUES (1)');
     lease.release();
-    expect(logger.messages('warn')).toContain(`${id} was released inside an open transaction; rolling back`);
+    expect(logger.messages('warn')).toContain(`${id} was released inside an open transaction; rolled back`);
     const next = await db.getConnection();
     expect(next.connectionId).toBe(id);
     expect(next.connection.inTransaction).toBe(false);

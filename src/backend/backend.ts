@@ -81,10 +81,11 @@ export interface ConnectionBackend {
   probe(request: ProbeRequest): Promise<void>;
   /**
    * Makes the connection fit for the next borrower: statements still running finished (or stopped
-   * after `graceMs`), cursors closed, an open transaction rolled back. Returns `undefined` when
-   * there was nothing to do; throws or rejects when the connection cannot be made fit.
+   * after `graceMs`), cursors closed, an open transaction rolled back. Says whether it had to roll
+   * a transaction back (at once where it could, as a promise where it is a round trip); throws or
+   * rejects when the connection cannot be made fit.
    */
-  reset(graceMs: number): MaybePromise<void>;
+  reset(graceMs: number): MaybePromise<boolean>;
   /** Closes the connection; waits until it is really gone. */
   close(): Promise<void>;
   /** Stops the connection now, whatever it is doing (`close()` still waits for the end). */

@@ -130,9 +130,9 @@ export class ProcessBackend implements ConnectionBackend {
     }
   }
 
-  reset(graceMs: number): Promise<void> | undefined {
+  reset(graceMs: number): Promise<boolean> | false {
     const channel = this.#channel;
-    if (channel.pending === 0 && this.#cursors === 0 && !channel.inTransaction) return undefined;
+    if (channel.pending === 0 && this.#cursors === 0 && !channel.inTransaction) return false;
     return this.#resetAfter(graceMs);
   }
 
@@ -148,11 +148,12 @@ export class ProcessBackend implements ConnectionBackend {
    * One 'reset' round trip. It queues behind any statement still running in the child, so its
    * answer means they finished; past `graceMs` the child is killed instead (and replaced).
    */
-  async #resetAfter(graceMs: number): Promise<void> {
+  async #resetAfter(graceMs: number): Promise<boolean> {
     const response = await this.#channel.request({ op: 'reset' }, graceMs, () => new Error(`${this.label} still ran statements ${graceMs} ms after its lease ended; its process was killed`));
     this.#cursors = 0;
     if (!response.ok) throw deserializeError(response.error);
     if (this.#channel.inTransaction) throw new Error(`${this.label} is still inside a transaction after ROLLBACK`);
+    return response.result === true;
   }
 
   #closed(cursor: number | undefined): void {

@@ -104,10 +104,12 @@ function handle(request: IdentifiedRequest): { result: unknown; readonly: boolea
         if (db.open) db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
       }
       return { result: true, readonly: undefined };
-    case 'reset':
+    case 'reset': {
       closeCursors();
-      if (db.open && db.inTransaction) db.exec('ROLLBACK');
-      return { result: undefined, readonly: undefined };
+      const rolledBack = db.open && db.inTransaction;
+      if (rolledBack) db.exec('ROLLBACK');
+      return { result: rolledBack, readonly: undefined };
+    }
   }
 }
 

@@ -40,6 +40,10 @@ export function applyModes(statement: ModalStatement, modes: number): void {
 export class StatementCache<S> {
   readonly #statements = new Map<string, S>();
   readonly #capacity: number;
+  /** The last statement asked for: the pool asks twice in a row (is it a write? then run it). */
+  #lastSql: string | undefined;
+  #lastModes = 0;
+  #last: S | undefined;
 
   constructor(capacity: number) {
     this.#capacity = capacity;
@@ -51,20 +55,21 @@ export class StatementCache<S> {
 
   /** The cached statement for `sql` in `modes`, or the one `prepare` makes (cached if there is room). */
   get(sql: string, modes: number, prepare: (sql: string, modes: number) => S): S {
+    if (sql === this.#lastSql && modes === this.#lastModes) return this.#last as S;
     const key = modes === StatementMode.NONE ? sql : `${modes}\u0000${sql}`;
     let statement = this.#statements.get(key);
-    if (statement !== undefined) return statement;
-    statement = prepare(sql, modes);
-    if (this.#capacity === 0) return statement;
-    if (this.#statements.size >= this.#capacity) {
-      const oldest = this.#statements.keys().next();
-      if (oldest.done !== true) this.#statements.delete(oldest.value);
+    if (statement === undefined) {
+      statement = prepare(sql, modes);
+      if (this.#capacity === 0) return statement;
+      if (this.#statements.size >= this.#capacity) {
+        const oldest = this.#statements.keys().next();
+        if (oldest.done !== true) this.#statements.delete(oldest.value);
+      }
+      this.#statements.set(key, statement);
     }
-    this.#statements.set(key, statement);
+    this.#lastSql = sql;
+    this.#lastModes = modes;
+    this.#last = statement;
     return statement;
-  }
-
-  clear(): void {
-    this.#statements.clear();
   }
 }

@@ -71,7 +71,8 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
   }
 
   get inTransaction(): boolean {
-    return this.db.open && this.db.inTransaction;
+    // better-sqlite3 answers false for a closed handle.
+    return this.db.inTransaction;
   }
 
   get sync(): SyncAccess {
@@ -159,11 +160,12 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
     }
   }
 
-  reset(): void {
+  reset(): boolean {
     this.#closeIterators();
-    if (!this.inTransaction) return;
+    if (!this.db.inTransaction) return false;
     this.db.prepare('ROLLBACK').run();
     if (this.db.inTransaction) throw new Error(`${this.label} is still inside a transaction after ROLLBACK`);
+    return true;
   }
 
   close(): Promise<void> {
@@ -182,6 +184,7 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
   }
 
   #closeIterators(): void {
+    if (this.#iterators.size === 0) return;
     for (const iterator of this.#iterators) iterator.return?.();
     this.#iterators.clear();
   }

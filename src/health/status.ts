@@ -47,6 +47,14 @@ export function isExpiredAt(usage: Usage, config: HealthCheckConfig, nowMs: numb
   return nowMs - usage.createdAt > config.maxAgeMs || usage.usageCount > config.maxUsage;
 }
 
+/** Share of the age and usage limits past which a connection's successor is opened ahead of need. */
+export const NEARLY_EXPIRED = 0.9;
+
+/** Whether a connection has used up most of its age or usage limit (its retirement is near). */
+export function isNearlyExpiredAt(usage: Usage, config: HealthCheckConfig, nowMs: number): boolean {
+  return nowMs - usage.createdAt > config.maxAgeMs * NEARLY_EXPIRED || usage.usageCount > config.maxUsage * NEARLY_EXPIRED;
+}
+
 /** The close reason for a connection retired in this status. */
 export function closeReasonFor(broken: Broken, usage: Usage, config: HealthCheckConfig, status: ConnectionStatus, nowMs: number): CloseReason {
   switch (status) {

@@ -8,7 +8,7 @@ import type { LeaseHolder, LeasedConnection } from './leased-connection.js';
 import { Iteration, type OpenWork } from './iteration.js';
 import { leaseDatabase } from './lease-database.js';
 import { LeaseStatement } from './lease-statement.js';
-import { runStatement, type AsyncMethod, type RunContext } from './statement-runner.js';
+import { runStatement, type AsyncMethod, type RunContext, type StatementOwner } from './statement-runner.js';
 import { inTransactionScope } from './transaction-scope.js';
 
 /** What a lease needs from its pool. */
@@ -18,8 +18,8 @@ export interface LeaseHost {
   readonly scopeKey: object;
   /** Transactions open through the API right now (shortcuts look for one to join only while there are some). */
   openTransactions: number;
-  /** The lease gave its connection back (or had it taken at `close()`). */
-  returned(entry: LeasedConnection, lease: Lease): void;
+  /** The lease gave its connection back (or had it taken at `close()`); `releasedAt` if the caller has read the clock. */
+  returned(entry: LeasedConnection, owner: StatementOwner, releasedAt?: number): void;
 }
 
 /**
@@ -42,9 +42,9 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   readonly connectionId: string;
   #entry: LeasedConnection | undefined;
   readonly #host: LeaseHost;
-  readonly #open = new Set<OpenWork>();
+  /** Iterations it opened and not yet finished (made on first use: most leases open none). */
+  #open: Set<OpenWork> | undefined;
   #handle: Database | undefined;
-  #inFlight = 0;
   #savepoints = 0;
 
   /** @internal Leases come from `DatabaseManager.getConnection()`. */
@@ -82,11 +82,6 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   /** Whether the connection is inside a transaction (either mode; worker mode: after its last statement). */
   get inTransaction(): boolean {
     return this.current().backend.inTransaction;
-  }
-
-  /** @internal Statements of this lease still waiting (for a lock, or on a round trip). */
-  get inFlight(): number {
-    return this.#inFlight;
   }
 
   /**
@@ -133,8 +128,8 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
       timeoutMs: options?.timeoutMs ?? context.queryTimeoutMs,
       batchSize: options?.batchSize ?? 100,
     };
-    const iteration = new Iteration<T>(context, this, entry, context.catalog.get(sql), request, (work) => this.#open.delete(work));
-    this.#open.add(iteration);
+    const iteration = new Iteration<T>(context, this, entry, context.catalog.get(sql), request, (work) => this.closed(work));
+    this.opened(iteration);
     return iteration;
   }
 
@@ -148,15 +143,47 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
    * throws; nested inside another transaction, as a savepoint. The transaction holds the pool's
    * write gate, and a shortcut (`db.run()`, `db.get()`) issued inside `fn` joins it.
    */
-  async transaction<T>(fn: (lease: Lease) => T | Promise<T>, options?: QueryOptions): Promise<T> {
-    this.current();
-    if (this.inTransaction) return this.#savepoint(fn, options);
-    await this.run('BEGIN IMMEDIATE', undefined, options);
-    let result: T;
+  transaction<T>(fn: (lease: Lease) => T | Promise<T>, options?: QueryOptions): Promise<T> {
+    return this.#transaction(fn, options, undefined);
+  }
+
+  /**
+   * @internal `db.transaction()` on a connection lent for it alone: BEGIN starts at the lend's
+   * clock reading, and the lease ends with the transaction, at its last statement's.
+   */
+  transactionThenRelease<T>(fn: (lease: Lease) => T | Promise<T>, lentAt: number): Promise<T> {
+    return this.#transaction(fn, undefined, lentAt);
+  }
+
+  #transaction<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined, lentAt: number | undefined): Promise<T> {
+    let begun: unknown;
+    try {
+      const entry = this.current();
+      if (lentAt === undefined && entry.backend.inTransaction) return this.#savepoint(fn, options);
+      begun = runStatement(this.#host.context, this, entry, 'run', 'BEGIN IMMEDIATE', undefined, options, lentAt);
+    } catch (error) {
+      if (lentAt !== undefined) this.release();
+      return Promise.reject(error);
+    }
+    // In-thread BEGIN has run by now (unless it waited for the lock): no promise turn for it.
+    if (!(begun instanceof Promise)) return this.#transactionBody(fn, options, lentAt);
+    return begun.then(
+      () => this.#transactionBody(fn, options, lentAt),
+      (error: unknown) => {
+        // BEGIN gave up (the lock stayed taken past busyTimeoutMs): a connection lent for this transaction goes back.
+        if (lentAt !== undefined) this.release();
+        throw error;
+      },
+    );
+  }
+
+  async #transactionBody<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined, lentAt: number | undefined): Promise<T> {
     this.#host.openTransactions++;
     try {
-      result = await inTransactionScope(this.#host.scopeKey, this, () => fn(this));
-      await this.run('COMMIT', undefined, options);
+      const result = await inTransactionScope(this.#host.scopeKey, this, () => fn(this));
+      const committed = this.#statement('run', 'COMMIT', options);
+      if (committed instanceof Promise) await committed;
+      return result;
     } catch (error) {
       // If this ROLLBACK fails, the caller's error still wins: the release rolls back again, or
       // replaces a connection that cannot.
@@ -164,19 +191,23 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
       throw error;
     } finally {
       this.#host.openTransactions--;
+      if (lentAt !== undefined) this.#end(this.#entry?.healthy.metrics.lastUsedAt);
     }
-    return result;
   }
 
   /** Gives the connection back to the pool. A second call does nothing. */
   release(): void {
+    this.#end(undefined);
+  }
+
+  #end(releasedAt: number | undefined): void {
     const entry = this.#entry;
     if (entry === undefined) return;
     this.#entry = undefined;
     entry.lease = undefined;
-    for (const work of [...this.#open]) work.end();
-    this.#open.clear();
-    this.#host.returned(entry, this);
+    const open = this.#open;
+    if (open !== undefined && open.size > 0) for (const work of [...open]) work.end();
+    this.#host.returned(entry, this, releasedAt);
   }
 
   /** @internal `close()` took the connection back: the lease ends as at release. */
@@ -202,27 +233,30 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
 
   /** @internal */
   opened(work: OpenWork): void {
-    this.#open.add(work);
+    (this.#open ??= new Set()).add(work);
   }
 
   /** @internal */
   closed(work: OpenWork): void {
-    this.#open.delete(work);
+    this.#open?.delete(work);
   }
 
   #run(method: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
-    const entry = this.#entry;
-    if (entry === undefined) return Promise.reject(new LeaseReleasedError(this.connectionId));
     let outcome: unknown;
     try {
       if (options !== undefined) checkQueryOptions(options);
-      outcome = runStatement(this.#host.context, this, entry, method, sql, params, options);
+      outcome = this.#statement(method, sql, options, params);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!(outcome instanceof Promise)) return Promise.resolve(outcome);
-    this.#inFlight++;
-    return outcome.finally(() => this.#inFlight--);
+    return outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+  }
+
+  /** One statement: its value at once where it ran at once, else a promise. */
+  #statement(method: AsyncMethod, sql: string, options: QueryOptions | undefined, params?: BindParameters): unknown {
+    const entry = this.#entry;
+    if (entry === undefined) throw new LeaseReleasedError(this.connectionId);
+    return runStatement(this.#host.context, this, entry, method, sql, params, options);
   }
 
   async #savepoint<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined): Promise<T> {

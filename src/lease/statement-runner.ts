@@ -27,6 +27,23 @@ export interface StatementOwner {
   readonly connectionId: string;
 }
 
+/**
+ * The owner of a shortcut's one statement (`db.get()`, `db.run()`): the write gate's holder while
+ * it writes, ended like a lease. Nothing of it reaches the caller, so it is all a lease needs to be.
+ */
+export class ShortcutOwner implements StatementOwner {
+  released = false;
+  readonly connectionId: string;
+
+  constructor(connectionId: string) {
+    this.connectionId = connectionId;
+  }
+
+  end(): void {
+    this.released = true;
+  }
+}
+
 export type AsyncMethod = 'run' | 'get' | 'all' | 'exec';
 
 interface Call extends StatementRequest {
@@ -45,10 +62,18 @@ export function argsOf(params: BindParameters | undefined): readonly unknown[] {
  * reported to telemetry once (lock waits included in its duration). Returns the value where the
  * work was done at once, a promise where it had to wait or cross to another process.
  */
-export function runStatement(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection, kind: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): MaybePromise<unknown> {
+export function runStatement(
+  ctx: RunContext,
+  owner: StatementOwner,
+  entry: LeasedConnection,
+  kind: AsyncMethod,
+  sql: string,
+  params: BindParameters | undefined,
+  options: QueryOptions | undefined,
+  startedAt: number = now(),
+): MaybePromise<unknown> {
   const info = ctx.catalog.get(sql, kind === 'exec' ? 'exec' : 'prepared');
   const telemetry = telemetryRegistry.active;
-  const startedAt = now();
   const span = telemetry?.statementStarted(ctx.pool, entry.id, info, kind, kind === 'exec' ? NO_ARGS : argsOf(params));
   const call: Call = {
     kind,
@@ -194,5 +219,5 @@ function retryable(error: unknown, call: Call): boolean {
 
 /** The gate is held while the connection is inside a write transaction, and given up after. */
 export function leaveIfDone(ctx: RunContext, owner: StatementOwner, backend: ConnectionBackend): void {
-  if (!backend.inTransaction && ctx.gate.heldBy(owner)) ctx.gate.leave(owner);
+  if (ctx.gate.heldBy(owner) && !backend.inTransaction) ctx.gate.leave(owner);
 }

@@ -15,6 +15,8 @@ export class ConnectionSet {
   opening = 0;
   /** Connections being closed: they count until the close (a child process's exit) has finished. */
   closing = 0;
+  /** Open connections close to their age or usage limit: they no longer count towards the minimum. */
+  expiring = 0;
 
   /** Open connections in every state. */
   get size(): number {
@@ -80,8 +82,16 @@ export class ConnectionSet {
     this.#idle.push(entry);
   }
 
+  /** The connection will soon be retired: its successor may be opened now, ahead of need. */
+  markExpiring(entry: PoolEntry): void {
+    if (entry.expiring) return;
+    entry.expiring = true;
+    this.expiring++;
+  }
+
   /** Forgets a connection (it is being closed). */
   remove(entry: PoolEntry): void {
+    if (entry.expiring && entry.state !== 'closed') this.expiring--;
     this.#leave(entry);
     entry.state = 'closed';
     this.#all.delete(entry);

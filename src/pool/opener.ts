@@ -58,13 +58,14 @@ export class Opener {
 
   /**
    * Starts an open in the background; the entry arrives through the host. It counts against the
-   * pool size from now, but runs on a later turn of the event loop: opening a connection on the
-   * calling thread takes a while, and never inside the call that asked for it.
+   * pool size from now, and starts once the call that asked for it has returned (a promise job,
+   * so a caller looping on awaits does not starve it): opening a connection on the calling thread
+   * takes a while, and never inside a caller's statement.
    */
   start(parent: TraceHandle | undefined): void {
     this.#host.set.opening++;
     this.#track(
-      new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      Promise.resolve().then(() =>
         this.#open(parent).then(
           (entry) => this.#host.arrived(entry),
           () => this.#host.failed(this.#retryAt),

@@ -6,7 +6,8 @@ import { HealthyConnection, type HealthCheckResult } from '../health/healthy-con
 import { ConnectionStatus } from '../health/status.js';
 import { Lease, type LeaseHost } from '../lease/lease.js';
 import { StatementCatalog } from '../lease/statement-catalog.js';
-import type { RunContext } from '../lease/statement-runner.js';
+import type { RunContext, StatementOwner } from '../lease/statement-runner.js';
+import type { MaybePromise } from '../backend/backend.js';
 import { telemetryRegistry, type ObservedPool, type TraceHandle } from '../telemetry/pool-telemetry.js';
 import { ConnectionSet } from './connection-set.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -104,23 +105,25 @@ export class PoolCore implements LeaseHost, OpenerHost {
     return Promise.resolve(new Lease(entry, this));
   }
 
-  /** The fast path alone, for the shortcuts: a lease at once, or none. */
-  leaseNow(): Lease | undefined {
+  /** The fast path alone, for the shortcuts: a connection at once (its `leasedAt` is the clock reading), or none. */
+  lendNow(): PoolEntry | undefined {
     if (!this.lending) return undefined;
     const entry = this.pump.lendNow(this.leaks.acquireStack());
-    if (entry === undefined) return undefined;
     // One span for the statement; the (zero) wait is still recorded in the wait-time histogram.
-    telemetryRegistry.active?.acquireEnded(this.observed, undefined, 0, entry.id, undefined);
-    return new Lease(entry, this);
+    if (entry !== undefined) telemetryRegistry.active?.acquireEnded(this.observed, undefined, 0, entry.id, undefined);
+    return entry;
   }
 
-  /** A lease came back: end its writes, make the connection fit again, then idle or replace it. */
-  returned(entry: PoolEntry, lease: Lease): void {
-    this.gate.abandon(lease, new LeaseReleasedError(lease.connectionId));
-    const releasedAt = now();
+  /**
+   * A lease came back: end its writes, make the connection fit again, then idle or replace it.
+   * `releasedAt` is the caller's clock reading, where it has one (a shortcut: its statement's end).
+   */
+  returned(entry: PoolEntry, owner: StatementOwner, releasedAt: number = now()): void {
+    this.gate.abandon(owner, () => new LeaseReleasedError(owner.connectionId));
     telemetryRegistry.active?.leaseReleased(this.observed, releasedAt - entry.leasedAt);
     this.leaks.returned(entry, releasedAt);
     if (entry.state !== 'leased') return; // ended by close(), or retired while out
+    entry.lease = undefined;
     entry.healthy.touch(releasedAt);
     if (!this.lending) {
       // Closing: nothing is lent again, so nothing needs making fit; what still runs is stopped.
@@ -128,23 +131,25 @@ export class PoolCore implements LeaseHost, OpenerHost {
       if (this.set.leasedCount === 0) this.drained?.();
       return;
     }
-    const backend = entry.backend;
-    if (backend.inTransaction) this.options.logger.warn(`${entry.id} was released inside an open transaction; rolling back`);
-    let resetting: Promise<void> | void;
+    let resetting: MaybePromise<boolean>;
     try {
-      resetting = backend.reset(this.options.healthCheckConfig.timeoutMs);
+      resetting = entry.backend.reset(this.options.healthCheckConfig.timeoutMs);
     } catch (error) {
       this.#unfit(entry, error);
       return;
     }
-    if (resetting === undefined) {
-      this.#settle(entry);
+    if (!(resetting instanceof Promise)) {
+      if (resetting) this.#rolledBack(entry);
+      this.#settle(entry, releasedAt);
       return;
     }
     // Not lendable until it is fit: statements still running, a rollback round trip.
     this.set.reserve(entry);
     resetting.then(
-      () => this.#settle(entry),
+      (rolledBack) => {
+        if (rolledBack) this.#rolledBack(entry);
+        this.#settle(entry, now());
+      },
       (error: unknown) => this.#unfit(entry, error),
     );
   }
@@ -203,15 +208,19 @@ export class PoolCore implements LeaseHost, OpenerHost {
     });
   }
 
+  #rolledBack(entry: PoolEntry): void {
+    this.options.logger.warn(`${entry.id} was released inside an open transaction; rolled back`);
+  }
+
   /** Fit again (or broken all along): back to idle, or replaced; then the pool moves. */
-  #settle(entry: PoolEntry): void {
+  #settle(entry: PoolEntry, t: number): void {
     if (entry.state === 'closed') return;
     if (!this.lending) {
       this.retirement.retire(entry, 'shutdown');
       return;
     }
-    const t = now();
     const status = entry.healthy.statusAt(t);
+    if (status === ConnectionStatus.HEALTHY && entry.healthy.nearlyExpiredAt(t)) this.set.markExpiring(entry);
     if (status !== ConnectionStatus.HEALTHY) this.retirement.retire(entry, entry.healthy.closeReason(status, t));
     else if (entry.suspect) {
       // A connection-level error that may concern another file: a deep probe decides now.

@@ -29,6 +29,8 @@ export class PoolEntry implements LeasedConnection {
    * database, a virtual table): a deep probe decides before the connection is lent again.
    */
   suspect = false;
+  /** Close to its age or usage limit: its successor is being opened ahead of need (see `ConnectionSet.expiring`). */
+  expiring = false;
   /** Why the running probe runs, and the span it belongs under (for logs and telemetry). */
   probeContext: { readonly trigger: HealthCheckTrigger; readonly parent: TraceHandle | undefined } | undefined = undefined;
 

@@ -93,6 +93,9 @@ export class Pump {
   }
 
   #run(parent: TraceHandle | undefined, refill: boolean): void {
+    // Most calls (a release with nobody waiting, the pool at its minimum) find nothing to do.
+    const { set, waiters, config, poolSize } = this.#p;
+    if (waiters.size === 0 && set.size - set.expiring + set.opening >= Math.min(config.minHealthyConnections, poolSize) && !this.#running) return;
     if (this.#running) {
       this.#again = true;
       return;
@@ -186,7 +189,9 @@ export class Pump {
     const { set, opener, waiters, config, poolSize } = this.#p;
     const t = now();
     let demand = waiters.size - this.#probing - set.opening;
-    let belowMinimum = Math.min(config.minHealthyConnections, poolSize) - set.size - set.opening;
+    // Connections about to expire do not count: their successors open ahead of need, so a
+    // retirement never leaves a caller waiting for an open.
+    let belowMinimum = Math.min(config.minHealthyConnections, poolSize) - (set.size - set.expiring) - set.opening;
     while ((demand > 0 || belowMinimum > 0) && set.capacityUsed < poolSize && (opener.ready(t) || (refill && belowMinimum > 0))) {
       opener.start(waiters.peek()?.trace ?? parent);
       demand--;

@@ -1,7 +1,8 @@
 import type { BindParameters } from '../backend/statement-call.js';
 import type { AcquireOptions, QueryOptions } from '../config/call-options.js';
-import type { Lease } from '../lease/lease.js';
-import type { AsyncMethod } from '../lease/statement-runner.js';
+import { Lease } from '../lease/lease.js';
+import { checkQueryOptions } from '../config/call-options.js';
+import { ShortcutOwner, runStatement, type AsyncMethod } from '../lease/statement-runner.js';
 import { transactionOf } from '../lease/transaction-scope.js';
 import type { PoolCore } from './pool-core.js';
 
@@ -20,22 +21,34 @@ export class Shortcuts {
     this.#acquire = acquire;
   }
 
-  /** Acquires, runs one statement, releases: at once when a connection is ready (the fast path). */
+  /**
+   * Acquires, runs one statement, releases: at once when a connection is ready (the fast path,
+   * with two clock readings: the lend, which starts the statement, and its end, which releases).
+   */
   run(method: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
     const core = this.#core;
     if (core.openTransactions > 0) {
       const joined = transactionOf<Lease>(core.scopeKey);
       if (joined !== undefined) return statement(joined, method, sql, params, options);
     }
-    const lease = core.leaseNow();
-    if (lease === undefined) return this.withLease((slow) => statement(slow, method, sql, params, options), undefined);
-    const result = statement(lease, method, sql, params, options);
-    // In-thread the statement has run by now: release at once, without a promise turn.
-    if (lease.inFlight === 0) {
-      lease.release();
-      return result;
+    const entry = core.lendNow();
+    if (entry === undefined) return this.withLease((slow) => statement(slow, method, sql, params, options), undefined);
+    const owner = new ShortcutOwner(entry.id);
+    entry.lease = owner;
+    let outcome: unknown;
+    try {
+      if (options !== undefined) checkQueryOptions(options);
+      outcome = runStatement(core.context, owner, entry, method, sql, params, options, entry.leasedAt);
+    } catch (error) {
+      core.returned(entry, owner);
+      return Promise.reject(error);
     }
-    return result.finally(() => lease.release());
+    // In-thread the statement has run by now: release at once, without a promise turn.
+    if (!(outcome instanceof Promise)) {
+      core.returned(entry, owner, entry.healthy.metrics.lastUsedAt);
+      return Promise.resolve(outcome);
+    }
+    return outcome.finally(() => core.returned(entry, owner));
   }
 
   async withLease<T>(fn: (lease: Lease) => T | Promise<T>, options: AcquireOptions | undefined): Promise<T> {
@@ -48,9 +61,12 @@ export class Shortcuts {
   }
 
   transaction<T>(fn: (lease: Lease) => T | Promise<T>, options: AcquireOptions | undefined): Promise<T> {
-    const joined = this.#core.openTransactions > 0 ? transactionOf<Lease>(this.#core.scopeKey) : undefined;
+    const core = this.#core;
+    const joined = core.openTransactions > 0 ? transactionOf<Lease>(core.scopeKey) : undefined;
     if (joined !== undefined) return joined.transaction(fn);
-    return this.withLease((lease) => lease.transaction(fn), options);
+    const entry = options === undefined ? core.lendNow() : undefined;
+    if (entry === undefined) return this.withLease((lease) => lease.transaction(fn), options);
+    return new Lease(entry, core).transactionThenRelease(fn, entry.leasedAt);
   }
 }
 

@@ -65,9 +65,9 @@ export class WriteGate implements WriteGateway {
     next?.resolve();
   }
 
-  /** A lease ended: its waits are over (rejected with `error`) and its hold released. */
-  abandon(owner: object, error: unknown): void {
-    for (const waiter of this.#queue.removeWhere((w) => w.owner === owner)) waiter.reject(error);
+  /** A lease ended: its waits are over (rejected with what `error` makes) and its hold released. */
+  abandon(owner: object, error: () => unknown): void {
+    if (this.#queue.size > 0) for (const waiter of this.#queue.removeWhere((w) => w.owner === owner)) waiter.reject(error());
     this.leave(owner);
   }
 

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { MODES, pool, turn } from './support.js';
+import Database from 'better-sqlite3';
+import { captureRejection } from '../helpers/capture-error.js';
+import { MODES, pool, seededFile, turn } from './support.js';
 
 /**
  * DESIGN.md §5: the event loop never waits on a SQLite lock. Every write goes through one write
@@ -87,5 +89,24 @@ describe.each(MODES)('%s mode (defect 7)', (mode) => {
       ),
     );
     expect(await db.get("SELECT count(*) AS n FROM users WHERE name LIKE 'tx%'")).toEqual({ n: 4 });
+  });
+
+  test('a db.transaction() whose BEGIN gives up on a lock held by another process gives its connection back', async () => {
+    const filename = seededFile();
+    const db = pool({ mode, filename, poolSize: 1, busyTimeoutMs: 50 });
+    await db.initialize();
+    const locker = new Database(filename);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const error = await captureRejection(db.transaction((tx) => tx.run("INSERT INTO users (name) VALUES ('x')")));
+      expect(error).toMatchObject({ code: 'SQLITE_BUSY' });
+      expect(db.getConnectionStatsSync().usedConnections).toBe(0);
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    // The one connection serves again (poolSize 1: a leaked lease would make this wait).
+    await db.transaction((tx) => tx.run("INSERT INTO users (name) VALUES ('y')"));
+    expect(await db.get("SELECT count(*) AS n FROM users WHERE name IN ('x', 'y')")).toEqual({ n: 1 });
   });
 });
