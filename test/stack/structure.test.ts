@@ -121,6 +121,20 @@ describe('collector config', () => {
     expect(strings(obj(pipelines['metrics'], 'metrics')['exporters'], 'exporters')).toEqual(['prometheus']);
   });
 
+  it('adds _total to monotonic sums unless the name already ends with it (the match is anchored)', () => {
+    const processors = obj(collector()['processors'], 'processors');
+    const transform = obj(processors['transform/counter_total_suffix'], 'transform/counter_total_suffix');
+    const statements = arr(transform['metric_statements'], 'metric_statements').flatMap((s) =>
+      strings(obj(s, 'metric_statement')['statements'], 'statements'),
+    );
+    const patterns = statements.flatMap((s) => [...s.matchAll(/IsMatch\(metric\.name, "([^"]+)"\)/g)].map((m) => m[1]!));
+    expect(patterns.length, statements.join('\n')).toBe(1);
+    // OTTL's IsMatch is Go's regexp.MatchString: unanchored unless the pattern says so.
+    const alreadySuffixed = new RegExp(patterns[0]!);
+    expect(alreadySuffixed.test('sqlite_pool_connection_closed_total')).toBe(true);
+    expect(alreadySuffixed.test('app_total_bytes')).toBe(false);
+  });
+
   it('exposes self-metrics, and the ports agree with the compose file and prometheus.yml', () => {
     const cfg = collector();
     const readers = arr(
