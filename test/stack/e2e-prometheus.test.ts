@@ -142,7 +142,7 @@ describe('demo service + real Prometheus with the shipped alert rules', () => {
     );
     expect(alert.labels.severity).toBe('warning');
     expect(Number(alert.value)).toBe(1);
-    expect(alert.annotations.summary).toBe(`Pool ${POOL} has 1 unhealthy connection(s)`);
+    expect(alert.annotations.summary).toBe(`Pool ${POOL} has kept 1 broken connection(s) for 2 minutes`);
     const unhealthy = await query(`sqlite_pool_connection_health{db_client_connection_pool_name="${POOL}",sqlite_pool_connection_status="unhealthy"}`);
     expect(unhealthy.map((s) => Number(s.value[1]))).toEqual([1]);
   }, 40_000);

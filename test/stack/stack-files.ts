@@ -3,7 +3,7 @@
  * to run promtool, and how to pull PromQL out of the Grafana dashboard and alert files.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,31 @@ export function promtool(args: readonly string[], cwd: string = REPO_ROOT): Tool
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A copy of the promtool unit tests (next to a copy of the rule file) in which every expected
+ * alert also expects its rule's `description` and `runbook`: promtool compares annotations whole,
+ * and those long texts come from the generator; the tests spell out the summaries.
+ */
+export function unitTestsWithRuleAnnotations(dir: string, edit: (text: string) => string = (t) => t): string {
+  const annotations = new Map(prometheusAlertRules(readYaml(PATHS.alertRules)).map((r) => [r.alert, r.annotations]));
+  const tests = obj(readYaml(PATHS.alertRuleTests), 'tests file');
+  for (const t of arr(tests['tests'], 'tests')) {
+    for (const a of arr(obj(t, 'test')['alert_rule_test'] ?? [], 'alert_rule_test')) {
+      const at = obj(a, 'alert_rule_test');
+      const full = annotations.get(str(at['alertname'], 'alertname'));
+      if (full === undefined) throw new Error(`unit test for an unknown alert ${String(at['alertname'])}`);
+      for (const e of arr(at['exp_alerts'] ?? [], 'exp_alerts')) {
+        const expected = obj(e, 'exp_alert');
+        expected['exp_annotations'] = { description: full['description'], runbook: full['runbook'], ...obj(expected['exp_annotations'] ?? {}, 'exp_annotations') };
+      }
+    }
+  }
+  copyFileSync(PATHS.alertRules, join(dir, 'sqlite-pool-alerts.yaml'));
+  const file = join(dir, 'sqlite-pool-alerts.test.yaml');
+  writeFileSync(file, edit(stringify(tests)));
+  return file;
 }
 
 export interface NamedExpr {
