@@ -257,7 +257,8 @@ class Round {
       info: () => {},
       error: () => {},
       warn: (message: string) => {
-        if (message.startsWith('Possible leak:')) this.leakWarnings++;
+        // Both the timer's report and the one found on release ("Possible leak (found on release):").
+        if (/^Possible leak( \(found on release\))?:/.test(message)) this.leakWarnings++;
         closedLog(message);
       },
     };
