@@ -97,13 +97,15 @@ export function poolAlertRules(scale = 1): AlertRule[] {
     {
       name: 'SqlitePoolHealthyBelowMinimum',
       severity: 'critical',
-      signal: `${byPool('max', METRICS.idleMin)} - ${byPool('min', selector(METRICS.health, `${LABELS.status}="healthy"`))}`,
+      // Working: open and not broken. Stale and expired connections work (they are retired and
+      // replaced in due course), and so does a connection leased for long (it reads as stale).
+      signal: `${byPool('max', METRICS.idleMin)} - ${byPool('min', `sum without (${LABELS.status}) (${selector(METRICS.health, `${LABELS.status}!="unhealthy"`)})`)}`,
       op: '>',
       threshold: 0,
       forSeconds: 120 * scale,
-      summary: (v) => `Pool ${pool} is {{ ${v} }} healthy connection(s) short of its minimum`,
+      summary: (v) => `Pool ${pool} is {{ ${v} }} working connection(s) short of its minimum`,
       meaning:
-        'The pool has had fewer healthy connections than minHealthyConnections for 2 minutes: broken ones cannot be replaced.',
+        'The pool has had fewer working connections (open and not broken) than minHealthyConnections for 2 minutes: connections broke and could not be replaced, or the pool cannot open any.',
       runbook:
         'If SqlitePoolOpenFailures fires too, the database cannot be opened: fix the file, disk or permissions. Otherwise look for connections that are broken but not replaced (SqlitePoolUnhealthyConnections).',
     },

@@ -54,8 +54,9 @@ const legend = (...labels: string[]): string => [POOL, ...labels].map((l) => `{{
 /** A 0 line per pool (from a gauge every open pool reports) for breakdowns with nothing to break down yet. */
 const zeroPerPool = `0 * ${byPool('max', f(METRICS.connectionMax))}`;
 
-function observed(count: string, window: string, means: string, ...labels: string[]): PanelQuery['empty'] {
-  return { when: byPool('sum', `rate(${f(count)}[${window}])`, ...labels), means };
+/** "Nothing was observed in the window": 0 also while the histogram has no series yet. */
+function observed(count: string, window: string, means: string): PanelQuery['empty'] {
+  return { when: `${byPool('sum', `rate(${f(count)}[${window}])`)} or on (${POOL}) ${zeroPerPool}`, means };
 }
 
 const noConnections = { when: byPool('sum', f(METRICS.connectionCount)), means: 'no connections: the pool is empty' };

@@ -136,11 +136,14 @@ const GRAFANA_VARIABLES: Readonly<Record<string, string>> = {
   pool: 'main',
 };
 
-/** Replaces `$name`, `${name}` and `${name:format}` with concrete values; unknown names throw. */
-export function substituteGrafanaVariables(expr: string): string {
+/**
+ * Replaces `$name`, `${name}` and `${name:format}` with concrete values (`values` first, e.g. a
+ * scaled rate interval); unknown names throw.
+ */
+export function substituteGrafanaVariables(expr: string, values: Readonly<Record<string, string>> = {}): string {
   return expr.replace(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g, (match, braced?: string, bare?: string) => {
     const name = braced ?? bare ?? '';
-    const value = GRAFANA_VARIABLES[name];
+    const value = values[name] ?? GRAFANA_VARIABLES[name];
     if (value === undefined) throw new Error(`unknown Grafana variable ${match} in ${expr}`);
     return value;
   });
