@@ -88,12 +88,13 @@ async function runScenario(scenario: Scenario, demo: Demo, prometheus: Prometheu
 async function drive(result: ScenarioResult, demo: Demo, prometheus: PrometheusServer): Promise<void> {
   const { scenario } = result;
   const pool = scenario.id;
-  // A fresh start: the pool's series scraped a few times, enough for the shortest rate window.
+  // A fresh start: the pool's series scraped eight times, so that the dashboard (evaluated a
+  // second back) has the four scrapes of its shortest rate window.
   await pollUntil(
-    `Prometheus has scraped pool ${pool} four times`,
+    `Prometheus has scraped pool ${pool} eight times`,
     async () => {
-      const r = await prometheus.query(`count_over_time(db_client_connection_max{db_client_connection_pool_name="${pool}"}[${Math.round(5 * SCRAPE_SECONDS * 1000)}ms])`);
-      return r.length > 0 && Number(r[0]!.value[1]) >= 4 ? true : undefined;
+      const r = await prometheus.query(`count_over_time(db_client_connection_max{db_client_connection_pool_name="${pool}"}[${Math.round(9 * SCRAPE_SECONDS * 1000)}ms])`);
+      return r.length > 0 && Number(r[0]!.value[1]) >= 8 ? true : undefined;
     },
     { timeoutMs: 30_000, intervalMs: 200 },
   );

@@ -10,7 +10,7 @@
  */
 import { HEALTH_CHECK_DEFAULTS } from '../../src/index.js';
 
-export const SCALE = 1 / 30;
+export const SCALE = 1 / 40;
 
 /** Shipped Prometheus settings (otel-collector/prometheus/prometheus.yml). */
 export const SHIPPED_SCRAPE_SECONDS = 15;
