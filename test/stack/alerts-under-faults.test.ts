@@ -106,6 +106,7 @@ async function drive(result: ScenarioResult, demo: Demo, prometheus: PrometheusS
     const injected = await post(`${demo.baseUrl}${scenario.inject}`);
     if (injected.status !== 200) throw new Error(`${scenario.inject} answered ${injected.status}: ${JSON.stringify(injected.body)}`);
   }
+  if (scenario.firstRequest !== undefined) await post(`${demo.baseUrl}${scenario.firstRequest.path}`, scenario.firstRequest.body);
   await observe(prometheus, demo, scaled(scenario.holdSeconds));
   result.dashboard.fault = await evaluateDashboard(prometheus, pool);
   result.dashboard.recovered = result.dashboard.fault;

@@ -14,6 +14,11 @@ export interface Scenario {
   readonly inject?: string;
   /** POST path that clears it. */
   readonly clear?: string;
+  /**
+   * A request sent right after the fault, so the first failure does not wait on the load's dice
+   * (its writes come once a second on average, which scaled time would stretch to 40 s).
+   */
+  readonly firstRequest?: { readonly path: string; readonly body: unknown };
   /** How long the fault is held (or the healthy load runs), in real (unscaled) seconds. */
   readonly holdSeconds: number;
 }
@@ -27,7 +32,14 @@ export const SCENARIOS: readonly Scenario[] = [
   // 25 minutes: the longest window (15 minutes) plus the longest `for` (10 minutes).
   { id: 'healthy', env: withLoad(), holdSeconds: 25 * 60 },
   { id: 'delete-db', env: withLoad(), inject: '/faults/delete-db', clear: '/faults/restore-db', holdSeconds: FAULT_HOLD_SECONDS },
-  { id: 'lock-db', env: withLoad(), inject: '/faults/lock-db', clear: '/faults/unlock-db', holdSeconds: FAULT_HOLD_SECONDS },
+  {
+    id: 'lock-db',
+    env: withLoad(),
+    inject: '/faults/lock-db',
+    clear: '/faults/unlock-db',
+    firstRequest: { path: '/users', body: { name: 'Locked out', email: 'locked-out@example.test' } },
+    holdSeconds: FAULT_HOLD_SECONDS,
+  },
   { id: 'close-connection', env: withLoad(), inject: '/faults/close-connection', clear: '/faults/clear', holdSeconds: FAULT_HOLD_SECONDS },
   {
     // No load and a monitoring cycle only every hour (idle retirement off too): nothing meets the
