@@ -59,13 +59,14 @@ function statPanel(spec: PanelSpec, id: number, x: number, y: number): stat.Pane
     .unit(spec.unit)
     // Counts are whole numbers; ratios get Grafana's percent formatting.
     .decimals(spec.unit === 'percentunit' ? 1 : 0)
-    .noValue(spec.noValue ?? '0')
     .thresholds(thresholds(spec))
     .colorMode(BigValueColorMode.Background)
     .graphMode(BigValueGraphMode.None)
     .textMode(BigValueTextMode.ValueAndName)
     .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
     .gridPos({ x, y, w: 3, h: 4 });
+  // Only a declared meaning replaces Grafana's "No data": a pool that is not reporting shows that.
+  if (spec.noValue !== undefined) panel.noValue(spec.noValue);
   for (const t of targets(spec)) panel.withTarget(t);
   return panel;
 }
