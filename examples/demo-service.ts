@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   try {
     options = parseDemoOptions(process.argv.slice(2), process.env);
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
+    // The help first and the error last, so the error is what stays on screen.
+    process.stderr.write(`${HELP}\n${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
   if (options.help) {
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     busyTimeoutMs: options.busyTimeoutMs,
     // A deleted file must stay a fault, not become a new empty database.
     fileMustExist: true,
-    leakDetectionThresholdMs: 10_000,
+    leakDetectionThresholdMs: options.leakDetectionThresholdMs,
     logger: consoleLogger('pool', options.logLevel),
   });
   const faults = new FaultInjector(db, options.filename);
@@ -114,8 +115,9 @@ async function main(): Promise<void> {
     const force = setTimeout(() => server.closeAllConnections(), 10_000).unref();
     await closed;
     clearTimeout(force);
-    const report = await db.close();
+    // Held leases go back first: close() would otherwise wait for them until its deadline.
     faults.dispose();
+    const report = await db.close();
     const flushed = await withTimeout(telemetry.shutdown(), 10_000);
     const ms = Math.round(performance.now() - startedAt);
     out(
@@ -192,6 +194,7 @@ function progressLine(db: DatabaseManager, faults: FaultInjector, load: LoadGene
     active.deleted ? 'db deleted' : '',
     active.locked ? 'db locked' : '',
     active.closedConnections.length > 0 ? `closed ${active.closedConnections.join(',')}` : '',
+    active.heldLeases > 0 ? `${active.heldLeases} connections held` : '',
   ].filter(Boolean).join(', ') || 'none';
   const closed = s.lifetime.closed;
   return (
@@ -246,6 +249,8 @@ function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string |
       `  ${post}/restore-db`,
       `  ${post}/lock-db            # another connection holds BEGIN EXCLUSIVE: writes fail with SQLITE_BUSY`,
       `  ${post}/unlock-db`,
+      `  ${post}/hold-connections   # take every connection and keep it: requests queue and time out, leases are reported as leaks`,
+      `  ${post}/release-connections`,
       `  ${post}/clear              # undo every fault and run a health-check cycle now`,
       '',
       'Dashboards, alerts and traces: otel-collector/ (see its README):',

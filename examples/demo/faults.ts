@@ -4,7 +4,7 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { DatabaseManager, MonitoringCycleResult } from '../../src/index.js';
+import type { DatabaseManager, Lease, MonitoringCycleResult } from '../../src/index.js';
 import { deletedPathOf } from './database.js';
 
 export interface FaultOutcome {
@@ -22,6 +22,8 @@ export interface ActiveFaults {
   locked: boolean;
   /** Pooled connections whose handle was closed behind the pool's back and that the pool has not noticed yet. */
   closedConnections: string[];
+  /** Leases taken and held by hold-connections (pool exhaustion). */
+  heldLeases: number;
 }
 
 export class FaultInjector {
@@ -30,6 +32,7 @@ export class FaultInjector {
   readonly #aside: string;
   #locker: Database.Database | undefined;
   #deleted = false;
+  #held: Lease[] = [];
 
   constructor(db: DatabaseManager, filename: string) {
     this.#db = db;
@@ -42,12 +45,13 @@ export class FaultInjector {
       deleted: this.#deleted,
       locked: this.#locker !== undefined,
       closedConnections: [...this.#db.connections()].filter((c) => !c.connection.open).map((c) => c.connectionId),
+      heldLeases: this.#held.length,
     };
   }
 
   get any(): boolean {
     const a = this.active();
-    return a.deleted || a.locked || a.closedConnections.length > 0;
+    return a.deleted || a.locked || a.closedConnections.length > 0 || a.heldLeases > 0;
   }
 
   /** Moves the database file away (so restore-db can put it back): probes fail, replacements cannot open. */
@@ -134,9 +138,48 @@ export class FaultInjector {
     return { status: 409, fault: 'close-connection', message: 'The pool has no open connection to close' };
   }
 
+  /**
+   * Takes every connection the pool may open (poolSize leases) and keeps them: code that never
+   * releases its leases. Callers queue and time out; the leak detector reports each lease.
+   */
+  async holdConnections(): Promise<FaultOutcome> {
+    if (this.#held.length > 0) return { status: 409, fault: 'hold-connections', message: 'Connections are already held; POST /faults/release-connections' };
+    const size = this.#db.options.poolSize;
+    // One at a time, in line with the other callers: each is lent as soon as a lease comes back.
+    const held: Lease[] = [];
+    try {
+      for (let i = 0; i < size; i++) held.push(await this.#db.getConnection());
+    } catch (error) {
+      for (const lease of held) lease.release();
+      throw error;
+    }
+    this.#held = held;
+    return {
+      status: 200,
+      fault: 'hold-connections',
+      held: held.length,
+      message:
+        `Holding all ${size} connections of the pool without releasing them. Requests wait for a connection and time out ` +
+        `after ${this.#db.options.acquireTimeoutMs} ms (503); the leak detector reports each lease after ` +
+        `${this.#db.options.leakDetectionThresholdMs} ms. POST /faults/release-connections gives them back.`,
+    };
+  }
+
+  releaseConnections(): FaultOutcome {
+    if (this.#held.length === 0) return { status: 409, fault: 'release-connections', message: 'No connection is held' };
+    const released = this.#held.length;
+    for (const lease of this.#held) lease.release();
+    this.#held = [];
+    return { status: 200, fault: 'release-connections', released, message: `Released ${released} held connections` };
+  }
+
   /** Undoes every fault and runs a monitoring cycle now. */
   async clear(): Promise<FaultOutcome> {
     const cleared: string[] = [];
+    if (this.#held.length > 0) {
+      this.releaseConnections();
+      cleared.push('hold-connections');
+    }
     if (this.#locker !== undefined) {
       this.unlockDb();
       cleared.push('lock-db');
@@ -159,6 +202,7 @@ export class FaultInjector {
 
   /** At shutdown: release the lock and put a deleted file back, so the next run finds the database. */
   dispose(): void {
+    if (this.#held.length > 0) this.releaseConnections();
     if (this.#locker !== undefined) this.unlockDb();
     if (this.#deleted && !existsSync(this.#filename) && existsSync(this.#aside)) {
       renameSync(this.#aside, this.#filename);

@@ -147,6 +147,8 @@ export function createApp(deps: AppDependencies): App {
     { method: 'POST', route: '/faults/lock-db', pattern: /^\/faults\/lock-db$/, handler: fault(() => faults.lockDb()) },
     { method: 'POST', route: '/faults/unlock-db', pattern: /^\/faults\/unlock-db$/, handler: fault(() => faults.unlockDb()) },
     { method: 'POST', route: '/faults/close-connection', pattern: /^\/faults\/close-connection$/, handler: fault(() => faults.closeConnection()) },
+    { method: 'POST', route: '/faults/hold-connections', pattern: /^\/faults\/hold-connections$/, handler: fault(() => faults.holdConnections()) },
+    { method: 'POST', route: '/faults/release-connections', pattern: /^\/faults\/release-connections$/, handler: fault(() => faults.releaseConnections()) },
     { method: 'POST', route: '/faults/clear', pattern: /^\/faults\/clear$/, handler: fault(() => faults.clear()) },
   ];
 

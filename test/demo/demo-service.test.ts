@@ -17,7 +17,7 @@ interface Stats {
   totalUsage: number;
   lifetime: { created: number; closed: { unhealthy: number; error: number; [reason: string]: number } };
   connections: { connectionId: string; status: string }[];
-  faults: { deleted: boolean; locked: boolean; closedConnections: string[] };
+  faults: { deleted: boolean; locked: boolean; closedConnections: string[]; heldLeases: number };
   load: { enabled: boolean };
 }
 
@@ -144,6 +144,22 @@ describe('demo service: routes, faults, health and metrics', () => {
     expect((await post(url('/users'), { name: 'Unlocked', email: 'unlocked@example.com' })).status).toBe(201);
   });
 
+  it('hold-connections: every connection is leased, requests time out (503); release-connections ends it', async () => {
+    const held = await post<{ held: number }>(url('/faults/hold-connections'));
+    expect(held.status).toBe(200);
+    const before = await stats();
+    expect(held.body.held).toBe(before.totalConnections);
+    expect(before.faults.heldLeases).toBe(held.body.held);
+    expect((await post(url('/faults/hold-connections'))).status).toBe(409);
+    const waited = await requestJson<{ error: string }>(url('/users/7'));
+    expect(waited.status).toBe(503);
+    expect(waited.body.error).toBe('SQLITE_POOL_ACQUIRE_TIMEOUT');
+    const released = await post<{ released: number }>(url('/faults/release-connections'));
+    expect(released.body.released).toBe(held.body.held);
+    expect((await stats()).faults.heldLeases).toBe(0);
+    expect((await requestJson(url('/users/7'))).status).toBe(200);
+  });
+
   it('clear undoes every fault at once', async () => {
     await post(url('/faults/lock-db'));
     await post(url('/faults/close-connection'));
@@ -151,7 +167,7 @@ describe('demo service: routes, faults, health and metrics', () => {
     expect(cleared.status).toBe(200);
     expect(cleared.body.cleared.join(' ')).toContain('lock-db');
     const s = await stats();
-    expect(s.faults).toEqual({ deleted: false, locked: false, closedConnections: [] });
+    expect(s.faults).toEqual({ deleted: false, locked: false, closedConnections: [], heldLeases: 0 });
     expect(s.unhealthyConnections).toBe(0);
     expect((await requestJson(url('/healthz'))).status).toBe(200);
   });

@@ -4,8 +4,6 @@
  * promtool is Debian's Prometheus 2.42 (installed by .ci/run); the container runs Prometheus 3,
  * so the files only use syntax both accept.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PATHS,
@@ -15,10 +13,10 @@ import {
   prometheusAlertRules,
   promtool,
   readJson,
-  readText,
   readYaml,
   substituteGrafanaVariables,
   tempDir,
+  unitTestsWithRuleAnnotations,
 } from './stack-files.js';
 
 let scratch: { dir: string; cleanup: () => void };
@@ -47,7 +45,7 @@ describe('Prometheus configuration and rules (promtool)', () => {
   });
 
   it('promtool test rules passes the unit tests of every alert', () => {
-    const r = promtool(['test', 'rules', PATHS.alertRuleTests]);
+    const r = promtool(['test', 'rules', unitTestsWithRuleAnnotations(scratch.dir)]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('SUCCESS');
     expect(r.status).toBe(0);
@@ -55,10 +53,7 @@ describe('Prometheus configuration and rules (promtool)', () => {
 
   it('promtool test rules fails when an expectation is wrong (the harness can fail)', () => {
     // Same rules, same tests, but one alert is expected with another severity.
-    copyFileSync(PATHS.alertRules, join(scratch.dir, 'sqlite-pool-alerts.yaml'));
-    const tests = readText(PATHS.alertRuleTests).replace('severity: critical', 'severity: page');
-    const file = join(scratch.dir, 'wrong.test.yaml');
-    writeFileSync(file, tests);
+    const file = unitTestsWithRuleAnnotations(scratch.dir, (tests) => tests.replace('severity: critical', 'severity: page'));
     const r = promtool(['test', 'rules', file]);
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain('FAILED');

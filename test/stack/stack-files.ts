@@ -3,7 +3,7 @@
  * to run promtool, and how to pull PromQL out of the Grafana dashboard and alert files.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,31 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A copy of the promtool unit tests (next to a copy of the rule file) in which every expected
+ * alert also expects its rule's `description` and `runbook`: promtool compares annotations whole,
+ * and those long texts come from the generator; the tests spell out the summaries.
+ */
+export function unitTestsWithRuleAnnotations(dir: string, edit: (text: string) => string = (t) => t): string {
+  const annotations = new Map(prometheusAlertRules(readYaml(PATHS.alertRules)).map((r) => [r.alert, r.annotations]));
+  const tests = obj(readYaml(PATHS.alertRuleTests), 'tests file');
+  for (const t of arr(tests['tests'], 'tests')) {
+    for (const a of arr(obj(t, 'test')['alert_rule_test'] ?? [], 'alert_rule_test')) {
+      const at = obj(a, 'alert_rule_test');
+      const full = annotations.get(str(at['alertname'], 'alertname'));
+      if (full === undefined) throw new Error(`unit test for an unknown alert ${String(at['alertname'])}`);
+      for (const e of arr(at['exp_alerts'] ?? [], 'exp_alerts')) {
+        const expected = obj(e, 'exp_alert');
+        expected['exp_annotations'] = { description: full['description'], runbook: full['runbook'], ...obj(expected['exp_annotations'] ?? {}, 'exp_annotations') };
+      }
+    }
+  }
+  copyFileSync(PATHS.alertRules, join(dir, 'sqlite-pool-alerts.yaml'));
+  const file = join(dir, 'sqlite-pool-alerts.test.yaml');
+  writeFileSync(file, edit(stringify(tests)));
+  return file;
+}
+
 export interface NamedExpr {
   /** Where the expression comes from, e.g. `dashboard panel 7 "Query time" target B`. */
   readonly source: string;
@@ -111,11 +136,14 @@ const GRAFANA_VARIABLES: Readonly<Record<string, string>> = {
   pool: 'main',
 };
 
-/** Replaces `$name`, `${name}` and `${name:format}` with concrete values; unknown names throw. */
-export function substituteGrafanaVariables(expr: string): string {
+/**
+ * Replaces `$name`, `${name}` and `${name:format}` with concrete values (`values` first, e.g. a
+ * scaled rate interval); unknown names throw.
+ */
+export function substituteGrafanaVariables(expr: string, values: Readonly<Record<string, string>> = {}): string {
   return expr.replace(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g, (match, braced?: string, bare?: string) => {
     const name = braced ?? bare ?? '';
-    const value = GRAFANA_VARIABLES[name];
+    const value = values[name] ?? GRAFANA_VARIABLES[name];
     if (value === undefined) throw new Error(`unknown Grafana variable ${match} in ${expr}`);
     return value;
   });

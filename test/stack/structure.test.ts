@@ -121,6 +121,20 @@ describe('collector config', () => {
     expect(strings(obj(pipelines['metrics'], 'metrics')['exporters'], 'exporters')).toEqual(['prometheus']);
   });
 
+  it('adds _total to monotonic sums unless the name already ends with it (the match is anchored)', () => {
+    const processors = obj(collector()['processors'], 'processors');
+    const transform = obj(processors['transform/counter_total_suffix'], 'transform/counter_total_suffix');
+    const statements = arr(transform['metric_statements'], 'metric_statements').flatMap((s) =>
+      strings(obj(s, 'metric_statement')['statements'], 'statements'),
+    );
+    const patterns = statements.flatMap((s) => [...s.matchAll(/IsMatch\(metric\.name, "([^"]+)"\)/g)].map((m) => m[1]!));
+    expect(patterns.length, statements.join('\n')).toBe(1);
+    // OTTL's IsMatch is Go's regexp.MatchString: unanchored unless the pattern says so.
+    const alreadySuffixed = new RegExp(patterns[0]!);
+    expect(alreadySuffixed.test('sqlite_pool_connection_closed_total')).toBe(true);
+    expect(alreadySuffixed.test('app_total_bytes')).toBe(false);
+  });
+
   it('exposes self-metrics, and the ports agree with the compose file and prometheus.yml', () => {
     const cfg = collector();
     const readers = arr(
@@ -240,16 +254,18 @@ describe('prometheus.yml', () => {
 describe('Prometheus alert rules', () => {
   const rules = () => prometheusAlertRules(readYaml(PATHS.alertRules));
 
-  it('has the required alerts, each with summary, description, severity and grouped by pool', () => {
+  it('has the required alerts, each with summary, description, runbook, severity and grouped by pool', () => {
     const names = rules().map((r) => r.alert);
     expect(names.sort()).toEqual(
       [
         'SqlitePoolAcquireTimeouts',
         'SqlitePoolConnectionChurn',
         'SqlitePoolConnectionsReplaced',
+        'SqlitePoolDatabaseLocked',
         'SqlitePoolHealthCheckSuccessRateLow',
         'SqlitePoolHealthyBelowMinimum',
         'SqlitePoolLeakedLeases',
+        'SqlitePoolOpenFailures',
         'SqlitePoolPendingAcquires',
         'SqlitePoolQueryTimeP99High',
         'SqlitePoolUnhealthyConnections',
@@ -259,6 +275,7 @@ describe('Prometheus alert rules', () => {
     for (const r of rules()) {
       expect(r.annotations['summary'], r.alert).toMatch(/\{\{ \$labels\.db_client_connection_pool_name \}\}/);
       expect((r.annotations['description'] ?? '').length, r.alert).toBeGreaterThan(80);
+      expect((r.annotations['runbook'] ?? '').length, r.alert).toBeGreaterThan(80);
       expect(['warning', 'critical'], r.alert).toContain(r.labels['severity']);
       expect(r.expr, r.alert).toMatch(/by \(db_client_connection_pool_name[,)]/);
     }
@@ -267,9 +284,12 @@ describe('Prometheus alert rules', () => {
   it('uses the thresholds of the guide and the brief', () => {
     const expr = (name: string): string => squash(rules().find((r) => r.alert === name)!.expr);
     expect(expr('SqlitePoolHealthCheckSuccessRateLow')).toMatch(/<0\.9$/);
-    expect(expr('SqlitePoolConnectionChurn')).toMatch(/<360$/);
+    // Average lifetime of closed connections below 10 s (the guide's max_age / 10 fires on its own defaults).
+    expect(expr('SqlitePoolConnectionChurn')).toMatch(/<10$/);
     expect(expr('SqlitePoolUnhealthyConnections')).toContain('sqlite_pool_connection_status="unhealthy"');
-    expect(expr('SqlitePoolAcquireTimeouts')).toContain('increase(db_client_connection_timeouts_total[5m])');
+    // Counted exactly (two samples), not with increase(), which extrapolates to fractions.
+    expect(expr('SqlitePoolAcquireTimeouts')).toContain('db_client_connection_timeouts_totaloffset5m');
+    for (const r of rules()) expect(r.expr, r.alert).not.toMatch(/\bincrease\(\w*_total/);
   });
 
   it('every alert has a unit test where it fires and one where it does not', () => {
@@ -394,6 +414,7 @@ describe('Grafana provisioning', () => {
       expect(obj(g.raw['labels'], 'labels')['severity'], g.title).toBe(p.labels['severity']);
       const annotations = obj(g.raw['annotations'], 'annotations');
       expect(annotations['description'], g.title).toBe(p.annotations['description']);
+      expect(annotations['runbook'], g.title).toBe(p.annotations['runbook']);
       expect(str(annotations['summary'], 'summary'), g.title).toContain('{{ $labels.db_client_connection_pool_name }}');
     }
   });
