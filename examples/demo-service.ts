@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const telemetry = await startTelemetry({
     serviceName: options.serviceName,
     resourceAttributes: { 'service.version': VERSION, 'deployment.environment.name': 'demo' },
-  }).catch((error: unknown) => fail(error, 'OTEL_EXPORTER_PROMETHEUS_PORT'));
+  }).catch((error: unknown) => fail(error)); // a busy metrics port is named in the error
 
   const db = new DatabaseManager({
     filename: options.filename,
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     return fail(error, 'PORT');
   });
   const baseUrl = `http://${hostForUrl(address.address)}:${address.port}`;
-  const metricsUrl = actualMetricsUrl(telemetry);
+  const metricsUrl = telemetry.metricsUrl;
 
   if (options.load.enabled) {
     // Only ever its own server: a wildcard bind is reached on loopback.
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const progress = setInterval(() => out(progressLine(db, faults, load)), options.progressIntervalMs);
 
   printBanner(options, baseUrl, metricsUrl, telemetry, prepared.users);
-  out(`READY ${baseUrl} metrics=${metricsUrl ?? 'off'}`);
+  out(`READY ${baseUrl} metrics=${metricsUrl}`);
 
   let draining = false;
   const drain = async (signal: NodeJS.Signals): Promise<void> => {
@@ -144,14 +144,11 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-function fail(error: unknown, setting?: string): never {
+function fail(error: unknown, setting?: 'PORT'): never {
   const message = error instanceof Error ? error.message : String(error);
   let hint = '';
   if ((error as { code?: unknown })?.code === 'EADDRINUSE' && setting !== undefined) {
-    hint =
-      setting === 'PORT'
-        ? ' Another program uses this port (Grafana of otel-collector/ listens on 3000): set PORT=8080, or PORT=0 for any free port.'
-        : ' Another program uses the metrics port: set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.';
+    hint = ' Another program uses this port (Grafana of otel-collector/ listens on 3000): set PORT=8080, or PORT=0 for any free port.';
   }
   process.stderr.write(`The demo could not start: ${message}.${hint}\n`);
   process.exit(1);
@@ -159,18 +156,6 @@ function fail(error: unknown, setting?: string): never {
 
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
-}
-
-/** The metrics URL with the port the exporter really listens on (OTEL_EXPORTER_PROMETHEUS_PORT=0 picks one). */
-function actualMetricsUrl(telemetry: Telemetry): string | undefined {
-  const url = telemetry.metricsUrl;
-  if (url === undefined) return undefined;
-  // The exporter keeps its server private; read the bound port when port 0 was asked for.
-  const bound = (telemetry.prometheus as unknown as { _server?: Server } | undefined)?._server?.address();
-  if (bound === null || bound === undefined || typeof bound === 'string') return url;
-  const parsed = new URL(url);
-  parsed.port = String(bound.port);
-  return parsed.toString();
 }
 
 function progressLine(db: DatabaseManager, faults: FaultInjector, load: LoadGenerator | undefined): string {
@@ -218,7 +203,14 @@ async function withTimeout(promise: Promise<unknown>, timeoutMs: number): Promis
   }
 }
 
-function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string | undefined, telemetry: Telemetry, users: number): void {
+/** Where spans go, as the SDK was told by the environment. */
+function tracesLine(telemetry: Telemetry): string {
+  if (telemetry.traces === 'off') return 'off (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to the collector)';
+  const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return `as the OTEL_ variables say (${endpoint === undefined ? `OTEL_TRACES_EXPORTER=${process.env.OTEL_TRACES_EXPORTER ?? ''}` : `OTLP to ${endpoint}`})`;
+}
+
+function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string, telemetry: Telemetry, users: number): void {
   const c = options.healthCheckConfig;
   const loopback = options.host === '127.0.0.1' || options.host === '::1' || options.host === 'localhost';
   const post = `curl -s -X POST ${baseUrl}/faults`;
@@ -228,8 +220,8 @@ function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string |
       `  service   ${baseUrl}/${loopback ? '   (loopback only; HOST=0.0.0.0 exposes it to the network)' : '   (NOT loopback: reachable from the network)'}`,
       `  database  ${options.filename}: ${users} users; pool size ${options.poolSize}, min healthy ${c.minHealthyConnections}, ` +
         `health checks every ${c.intervalMs / 1000} s, probe "${c.query}"`,
-      `  metrics   ${metricsUrl ?? 'off'}   (OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0 exposes it, e.g. for the Prometheus container)`,
-      `  traces    ${telemetry.tracesUrl === undefined ? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to the collector)' : `OTLP/HTTP to ${telemetry.tracesUrl}`}`,
+      `  metrics   ${metricsUrl}   (OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0 exposes it, e.g. for the Prometheus container)`,
+      `  traces    ${tracesLine(telemetry)}`,
       `  load      ${options.load.enabled ? `${options.load.rps} req/s, at most ${options.load.concurrency} at once (--no-load or DEMO_LOAD=0 switches it off)` : 'off (--load or DEMO_LOAD=1 switches it on)'}`,
       '',
       'Try the routes:',
@@ -238,7 +230,7 @@ function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string |
       `  curl -s -X POST -H 'content-type: application/json' -d '{"name":"Ada","email":"ada@example.com"}' ${baseUrl}/users`,
       `  curl -s ${baseUrl}/stats          # pool statistics (getConnectionStats) and every connection`,
       `  curl -si ${baseUrl}/healthz       # 200 while healthy connections >= ${c.minHealthyConnections}, else 503`,
-      ...(metricsUrl === undefined ? [] : [`  curl -s ${metricsUrl} | grep -E '^(db_client|sqlite_pool)'`]),
+      `  curl -s ${metricsUrl} | grep -E '^(db_client|sqlite_pool)'`,
       '',
       'Inject faults and watch the progress line, /stats and the pool warnings find and replace connections:',
       `  ${post}/close-connection   # close a pooled connection behind the pool's back`,
