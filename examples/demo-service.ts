@@ -17,10 +17,14 @@ import { DatabaseManager, VERSION } from '../src/index.js';
 import { startTelemetry, type Telemetry } from '../src/setup.js';
 import { consoleLogger } from './demo/console-logger.js';
 import { prepareDatabase } from './demo/database.js';
+import { FAULTS_SWITCH, faultRoutes, isLoopbackAddress } from './demo/fault-guard.js';
 import { FaultInjector } from './demo/faults.js';
 import { createApp, type App } from './demo/http-app.js';
 import { LoadGenerator } from './demo/load-generator.js';
 import { HELP, parseDemoOptions, type DemoOptions } from './demo/options.js';
+
+/** A second SIGINT/SIGTERM within this time of the first is the same request (see drain). */
+const REPEAT_SIGNAL_GRACE_MS = 1000;
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -83,6 +87,7 @@ async function main(): Promise<void> {
     return fail(error, 'PORT');
   });
   const baseUrl = `http://${hostForUrl(address.address)}:${address.port}`;
+  app.faultRoutes = faultRoutes(options.faults, address.address);
   const metricsUrl = telemetry.metricsUrl;
 
   if (options.load.enabled) {
@@ -93,17 +98,17 @@ async function main(): Promise<void> {
   }
   const progress = setInterval(() => out(progressLine(db, faults, load)), options.progressIntervalMs);
 
-  printBanner(options, baseUrl, metricsUrl, telemetry, prepared.users);
-  out(`READY ${baseUrl} metrics=${metricsUrl}`);
-
-  let draining = false;
+  let drainStartedAt: number | undefined;
   const drain = async (signal: NodeJS.Signals): Promise<void> => {
-    if (draining) {
+    if (drainStartedAt !== undefined) {
+      // One Ctrl-C under `npm start` arrives twice: from the terminal (to the whole process group)
+      // and forwarded by npm. Only a signal well after the first is a request to stop now.
+      if (performance.now() - drainStartedAt < REPEAT_SIGNAL_GRACE_MS) return;
       out(`${signal} again: exiting without draining`);
       process.exit(1);
     }
-    draining = true;
-    const startedAt = performance.now();
+    drainStartedAt = performance.now();
+    const startedAt = drainStartedAt;
     out(`${signal}: draining (stop accepting requests, stop the load, wait for leases, flush telemetry)`);
     clearInterval(progress);
     app.draining = true;
@@ -132,6 +137,9 @@ async function main(): Promise<void> {
       });
     });
   }
+  // READY only once the handlers are in place: a signal sent on seeing it must drain, not kill.
+  printBanner(options, baseUrl, metricsUrl, telemetry, prepared.users, app);
+  out(`READY ${baseUrl} metrics=${metricsUrl}`);
 }
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -210,9 +218,9 @@ function tracesLine(telemetry: Telemetry): string {
   return `as the OTEL_ variables say (${endpoint === undefined ? `OTEL_TRACES_EXPORTER=${process.env.OTEL_TRACES_EXPORTER ?? ''}` : `OTLP to ${endpoint}`})`;
 }
 
-function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string, telemetry: Telemetry, users: number): void {
+function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string, telemetry: Telemetry, users: number, app: App): void {
   const c = options.healthCheckConfig;
-  const loopback = options.host === '127.0.0.1' || options.host === '::1' || options.host === 'localhost';
+  const loopback = isLoopbackAddress(new URL(baseUrl).hostname.replace(/^\[(.*)\]$/, '$1'));
   const post = `curl -s -X POST ${baseUrl}/faults`;
   out(
     [
@@ -232,13 +240,17 @@ function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string, 
       `  curl -si ${baseUrl}/healthz       # 200 while healthy connections >= ${c.minHealthyConnections}, else 503`,
       `  curl -s ${metricsUrl} | grep -E '^(db_client|sqlite_pool)'`,
       '',
-      'Inject faults and watch the progress line, /stats and the pool warnings find and replace connections:',
-      `  ${post}/close-connection   # close a pooled connection behind the pool's back`,
-      `  ${post}/delete-db          # move the database file away: probes fail, no replacement can open`,
-      `  ${post}/restore-db`,
-      `  ${post}/lock-db            # another connection holds BEGIN EXCLUSIVE: writes fail with SQLITE_BUSY`,
-      `  ${post}/unlock-db`,
-      `  ${post}/clear              # undo every fault and run a health-check cycle now`,
+      ...(app.faultRoutes.enabled
+        ? [
+            `Inject faults (on: ${loopback ? 'loopback only' : `${FAULTS_SWITCH}=1`}) and watch the progress line, /stats and the pool warnings find and replace connections:`,
+            `  ${post}/close-connection   # close a pooled connection behind the pool's back`,
+            `  ${post}/delete-db          # move the database file away: probes fail, no replacement can open`,
+            `  ${post}/restore-db`,
+            `  ${post}/lock-db            # another connection holds BEGIN EXCLUSIVE: writes fail with SQLITE_BUSY`,
+            `  ${post}/unlock-db`,
+            `  ${post}/clear              # undo every fault and run a health-check cycle now`,
+          ]
+        : [`Fault injection (POST /faults/*) answers 403: ${app.faultRoutes.refusal ?? ''}`]),
       '',
       'Dashboards, alerts and traces: otel-collector/ (see its README):',
       '  cd otel-collector && docker compose up -d',
