@@ -26,7 +26,6 @@ import {
   ConnectionCreateError,
   DatabaseManager,
   HealthCheckConfig,
-  type HealthCheckOptions,
   SqlitePoolInstrumentation,
   sanitizeSql,
   summarizeSql,
@@ -156,7 +155,7 @@ const unknownKey = (known: Set<string>): fc.Arbitrary<string> =>
 
 /** Picks some of `entries` (each key present or absent). */
 function subset<T extends Record<string, { valid: fc.Arbitrary<unknown> }>>(entries: T): fc.Arbitrary<Record<string, unknown>> {
-  return fc.record(Object.fromEntries(Object.entries(entries).map(([key, { valid }]) => [key, valid])) as Record<string, fc.Arbitrary<unknown>>, { requiredKeys: [] });
+  return fc.record(Object.fromEntries(Object.entries(entries).map(([key, { valid }]) => [key, valid])), { requiredKeys: [] });
 }
 
 /** A valid options object. */
@@ -246,7 +245,7 @@ const breakage: fc.Arbitrary<(options: Record<string, unknown>) => OptionCase> =
   // caller's explicit config, so it is refused, not adjusted (a plain object without the key yields).
   fc.constant((o: Record<string, unknown>) => {
     const { minHealthyConnections: _min, ...probe } = plainProbe(o);
-    return { options: { ...o, poolSize: 1, healthCheckConfig: new HealthCheckConfig(probe as HealthCheckOptions) }, invalid: 'healthCheckConfig.minHealthyConnections' };
+    return { options: { ...o, poolSize: 1, healthCheckConfig: new HealthCheckConfig(probe) }, invalid: 'healthCheckConfig.minHealthyConnections' };
   }),
   // better-sqlite3 cannot open an in-memory database read-only.
   fc.constantFrom(':memory:', 'sqlite://').map((where) => (o: Record<string, unknown>) => ({
