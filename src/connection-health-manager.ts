@@ -135,6 +135,7 @@ export class ConnectionHealthManager {
       const idle = pool.idleConnections();
       for (let start = 0; start < idle.length; start += this.config.batchSize) {
         // In worker mode the probes of a batch run in parallel, each in its connection's process.
+        // eslint-disable-next-line @typescript-eslint/await-thenable -- thread mode answers at once, worker mode with promises
         const probes = await Promise.all(idle.slice(start, start + this.config.batchSize).map((pooled) => pool.probeIdle(pooled, trace)));
         for (const probe of probes) {
           if (probe === undefined) continue;

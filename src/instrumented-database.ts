@@ -20,7 +20,7 @@ export function instrumentDatabase(db: Database, connection: HealthyConnection, 
     let statement: Statement;
     try {
       // eslint-disable-next-line prefer-rest-params
-      statement = proto.prepare.apply(this, arguments as unknown as [string]) as Statement;
+      statement = proto.prepare.apply(this, arguments as unknown as [string]);
     } catch (error) {
       // A syntax error surfaces here, not at execution: report it as the statement's failure.
       tracked.reportPrepareFailure(new StatementInfo(String(source), 'prepared'), error);
@@ -38,9 +38,10 @@ export function instrumentDatabase(db: Database, connection: HealthyConnection, 
       // Scripts are usually a handful of fixed strings (schema, migrations); do not grow forever.
       if (execInfos.size < 100) execInfos.set(source, info);
     }
+    // eslint-disable-next-line prefer-rest-params
     tracked.execute(info, 'exec', proto.exec as never, this, arguments);
     return this;
-  } as Database['exec'];
+  };
 
   const pragmaInfos = new Map<string, StatementInfo>();
   db.pragma = function pragma(this: Database, source: string) {
@@ -49,8 +50,9 @@ export function instrumentDatabase(db: Database, connection: HealthyConnection, 
       info = new StatementInfo(source, 'pragma');
       if (pragmaInfos.size < 100) pragmaInfos.set(source, info);
     }
+    // eslint-disable-next-line prefer-rest-params
     return tracked.execute(info, 'pragma', proto.pragma as never, this, arguments);
-  } as Database['pragma'];
+  };
 }
 
 type Original = (...args: unknown[]) => unknown;
