@@ -18,6 +18,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SKIP_STACK_TESTS } from '../support/stack-tools.js';
 import { Child, REPO_ROOT, freePort, pollUntil, post, requestJson, startChild, startDemo, stopAll, tempDir, type Demo } from '../demo/demo-process.js';
 
 /** Debian's binary, or the first `prometheus` on PATH. */
@@ -43,7 +44,7 @@ interface Alert {
   value: string;
 }
 
-describe('demo service + real Prometheus with the shipped alert rules', () => {
+describe.skipIf(SKIP_STACK_TESTS)('demo service + real Prometheus with the shipped alert rules', () => {
   let demo: Demo;
   let prometheus: Child;
   let api: string;
