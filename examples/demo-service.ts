@@ -211,11 +211,13 @@ async function withTimeout(promise: Promise<unknown>, timeoutMs: number): Promis
   }
 }
 
-/** Where spans go, as the SDK was told by the environment. */
+/** Where spans go, as the SDK was told by the environment (for the banner only: the SDK reads the variables itself). */
 function tracesLine(telemetry: Telemetry): string {
   if (telemetry.traces === 'off') return 'off (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to the collector)';
-  const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  return `as the OTEL_ variables say (${endpoint === undefined ? `OTEL_TRACES_EXPORTER=${process.env.OTEL_TRACES_EXPORTER ?? ''}` : `OTLP to ${endpoint}`})`;
+  const { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: traces, OTEL_EXPORTER_OTLP_ENDPOINT: base, OTEL_TRACES_EXPORTER: exporter } = process.env;
+  if (traces) return `OTLP/HTTP to ${traces}`;
+  if (base) return `OTLP/HTTP to ${base.replace(/\/$/, '')}/v1/traces`;
+  return `OTEL_TRACES_EXPORTER=${exporter ?? ''}`;
 }
 
 function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string, telemetry: Telemetry, users: number, app: App): void {
