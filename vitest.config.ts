@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // The default summary, then a loud line if stack tests were skipped for want of promtool/prometheus.
+    reporters: ['default', './test/support/skipped-stack-tests-reporter.ts'],
   },
 });

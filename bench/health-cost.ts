@@ -101,7 +101,7 @@ async function monitoringCycle(filename: string, probeCount = quick ? 2_000 : 20
       if (result.failed > 0) throw new Error(`a monitoring cycle failed ${result.failed} probes on a healthy database`);
     }
     // One probe, forced, on an idle connection (what the cycle does 100 times).
-    const connection = db.connections().next().value;
+    const [connection] = db.connections();
     if (!connection) throw new Error('the pool has no connection');
     const probes = probeCount;
     for (let i = 0; i < Math.min(500, probes); i++) await connection.validateHealth({ force: true });

@@ -111,7 +111,8 @@ async function loadPool(): Promise<Loaded> {
     );
   } catch (error) {
     // tsc emits despite type errors (someone's work in progress in src/); use the output if it is all there.
-    const output = String((error as { stdout?: unknown }).stdout ?? '').split('\n').filter(Boolean);
+    const stdout = (error as { stdout?: unknown }).stdout;
+    const output = (typeof stdout === 'string' || Buffer.isBuffer(stdout) ? stdout.toString() : '').split('\n').filter(Boolean);
     note = `; tsc reported ${output.length} error line(s), first: ${output[0] ?? '?'}`;
   }
   const entry = path.join(outDir, 'index.js');

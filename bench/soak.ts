@@ -12,7 +12,7 @@
  * the end (after a forced GC), and the heap's growth after warm-up: total, and the slope of a
  * line fitted through a sample taken (after GC) every `--sample-seconds`.
  */
-import { context, trace, type Tracer } from '@opentelemetry/api';
+import { context, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';

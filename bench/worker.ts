@@ -37,7 +37,7 @@ export interface WorkerError {
 const SINGLE_BATCH = 16;
 const CONCURRENT_PER_CALLER = 4;
 
-let sink: unknown;
+let _sink: unknown;
 
 function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
   const { ids, rangeStarts } = TABLES;
@@ -48,7 +48,7 @@ function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
           sync: true,
           batch: SINGLE_BATCH,
           run: (s, c) => {
-            for (let i = 0; i < c; i++) sink = ops.point(ids[(s + i) & ARG_MASK]!);
+            for (let i = 0; i < c; i++) _sink = ops.point(ids[(s + i) & ARG_MASK]!);
           },
         };
       case 'range':
@@ -56,7 +56,7 @@ function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
           sync: true,
           batch: SINGLE_BATCH,
           run: (s, c) => {
-            for (let i = 0; i < c; i++) sink = ops.range(rangeStarts[(s + i) & ARG_MASK]!);
+            for (let i = 0; i < c; i++) _sink = ops.range(rangeStarts[(s + i) & ARG_MASK]!);
           },
         };
       case 'insert':
@@ -64,7 +64,7 @@ function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
           sync: true,
           batch: SINGLE_BATCH,
           run: (s, c) => {
-            for (let i = 0; i < c; i++) sink = ops.insert(s + i);
+            for (let i = 0; i < c; i++) _sink = ops.insert(s + i);
           },
         };
       default:
@@ -77,7 +77,7 @@ function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
         sync: false,
         batch: SINGLE_BATCH,
         run: async (s, c) => {
-          for (let i = 0; i < c; i++) sink = await ops.point(ids[(s + i) & ARG_MASK]!);
+          for (let i = 0; i < c; i++) _sink = await ops.point(ids[(s + i) & ARG_MASK]!);
         },
       };
     case 'range':
@@ -85,7 +85,7 @@ function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
         sync: false,
         batch: SINGLE_BATCH,
         run: async (s, c) => {
-          for (let i = 0; i < c; i++) sink = await ops.range(rangeStarts[(s + i) & ARG_MASK]!);
+          for (let i = 0; i < c; i++) _sink = await ops.range(rangeStarts[(s + i) & ARG_MASK]!);
         },
       };
     case 'insert':
@@ -93,7 +93,7 @@ function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
         sync: false,
         batch: SINGLE_BATCH,
         run: async (s, c) => {
-          for (let i = 0; i < c; i++) sink = await ops.insert(s + i);
+          for (let i = 0; i < c; i++) _sink = await ops.insert(s + i);
         },
       };
     case 'acquire': {
@@ -109,7 +109,7 @@ function sideFor(ops: Operations, workload: WorkloadName): Side | undefined {
     }
     case 'concurrent': {
       const caller = async (s: number, n: number) => {
-        for (let i = 0; i < n; i++) sink = await ops.point(ids[(s + i) & ARG_MASK]!);
+        for (let i = 0; i < n; i++) _sink = await ops.point(ids[(s + i) & ARG_MASK]!);
       };
       const callers: Promise<void>[] = new Array<Promise<void>>(CONCURRENT_CALLERS);
       return {

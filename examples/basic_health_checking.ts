@@ -51,7 +51,7 @@ try {
     console.log(`users: ${JSON.stringify(users)}`);
   }
   console.log(`status: ${healthyConn.status}, isExpired: ${healthyConn.isExpired}, isStale: ${healthyConn.isStale}`);
-  healthyConn.close();
+  await healthyConn.close();
 
   // --- 2. DatabaseManager with health checking -----------------------------------------------
   console.log('== 2. DatabaseManager');

@@ -17,10 +17,14 @@ import { DatabaseManager, VERSION } from '../src/index.js';
 import { startTelemetry, type Telemetry } from '../src/setup.js';
 import { consoleLogger } from './demo/console-logger.js';
 import { prepareDatabase } from './demo/database.js';
+import { FAULTS_SWITCH, faultRoutes, isLoopbackAddress } from './demo/fault-guard.js';
 import { FaultInjector } from './demo/faults.js';
 import { createApp, type App } from './demo/http-app.js';
 import { LoadGenerator } from './demo/load-generator.js';
 import { HELP, parseDemoOptions, type DemoOptions } from './demo/options.js';
+
+/** A second SIGINT/SIGTERM within this time of the first is the same request (see drain). */
+const REPEAT_SIGNAL_GRACE_MS = 1000;
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -47,7 +51,7 @@ async function main(): Promise<void> {
   const telemetry = await startTelemetry({
     serviceName: options.serviceName,
     resourceAttributes: { 'service.version': VERSION, 'deployment.environment.name': 'demo' },
-  }).catch((error: unknown) => fail(error, 'OTEL_EXPORTER_PROMETHEUS_PORT'));
+  }).catch((error: unknown) => fail(error)); // a busy metrics port is named in the error
 
   const db = new DatabaseManager({
     filename: options.filename,
@@ -84,7 +88,8 @@ async function main(): Promise<void> {
     return fail(error, 'PORT');
   });
   const baseUrl = `http://${hostForUrl(address.address)}:${address.port}`;
-  const metricsUrl = actualMetricsUrl(telemetry);
+  app.faultRoutes = faultRoutes(options.faults, address.address);
+  const metricsUrl = telemetry.metricsUrl;
 
   if (options.load.enabled) {
     // Only ever its own server: a wildcard bind is reached on loopback.
@@ -94,17 +99,17 @@ async function main(): Promise<void> {
   }
   const progress = setInterval(() => out(progressLine(db, faults, load)), options.progressIntervalMs);
 
-  printBanner(options, baseUrl, metricsUrl, telemetry, prepared.users);
-  out(`READY ${baseUrl} metrics=${metricsUrl ?? 'off'}`);
-
-  let draining = false;
+  let drainStartedAt: number | undefined;
   const drain = async (signal: NodeJS.Signals): Promise<void> => {
-    if (draining) {
+    if (drainStartedAt !== undefined) {
+      // One Ctrl-C under `npm start` arrives twice: from the terminal (to the whole process group)
+      // and forwarded by npm. Only a signal well after the first is a request to stop now.
+      if (performance.now() - drainStartedAt < REPEAT_SIGNAL_GRACE_MS) return;
       out(`${signal} again: exiting without draining`);
       process.exit(1);
     }
-    draining = true;
-    const startedAt = performance.now();
+    drainStartedAt = performance.now();
+    const startedAt = drainStartedAt;
     out(`${signal}: draining (stop accepting requests, stop the load, wait for leases, flush telemetry)`);
     clearInterval(progress);
     app.draining = true;
@@ -134,6 +139,9 @@ async function main(): Promise<void> {
       });
     });
   }
+  // READY only once the handlers are in place: a signal sent on seeing it must drain, not kill.
+  printBanner(options, baseUrl, metricsUrl, telemetry, prepared.users, app);
+  out(`READY ${baseUrl} metrics=${metricsUrl}`);
 }
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -146,14 +154,11 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-function fail(error: unknown, setting?: string): never {
+function fail(error: unknown, setting?: 'PORT'): never {
   const message = error instanceof Error ? error.message : String(error);
   let hint = '';
   if ((error as { code?: unknown })?.code === 'EADDRINUSE' && setting !== undefined) {
-    hint =
-      setting === 'PORT'
-        ? ' Another program uses this port (Grafana of otel-collector/ listens on 3000): set PORT=8080, or PORT=0 for any free port.'
-        : ' Another program uses the metrics port: set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.';
+    hint = ' Another program uses this port (Grafana of otel-collector/ listens on 3000): set PORT=8080, or PORT=0 for any free port.';
   }
   process.stderr.write(`The demo could not start: ${message}.${hint}\n`);
   process.exit(1);
@@ -161,18 +166,6 @@ function fail(error: unknown, setting?: string): never {
 
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
-}
-
-/** The metrics URL with the port the exporter really listens on (OTEL_EXPORTER_PROMETHEUS_PORT=0 picks one). */
-function actualMetricsUrl(telemetry: Telemetry): string | undefined {
-  const url = telemetry.metricsUrl;
-  if (url === undefined) return undefined;
-  // The exporter keeps its server private; read the bound port when port 0 was asked for.
-  const bound = (telemetry.prometheus as unknown as { _server?: Server } | undefined)?._server?.address();
-  if (bound === null || bound === undefined || typeof bound === 'string') return url;
-  const parsed = new URL(url);
-  parsed.port = String(bound.port);
-  return parsed.toString();
 }
 
 function progressLine(db: DatabaseManager, faults: FaultInjector, load: LoadGenerator | undefined): string {
@@ -221,9 +214,18 @@ async function withTimeout(promise: Promise<unknown>, timeoutMs: number): Promis
   }
 }
 
-function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string | undefined, telemetry: Telemetry, users: number): void {
+/** Where spans go, as the SDK was told by the environment (for the banner only: the SDK reads the variables itself). */
+function tracesLine(telemetry: Telemetry): string {
+  if (telemetry.traces === 'off') return 'off (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to the collector)';
+  const { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: traces, OTEL_EXPORTER_OTLP_ENDPOINT: base, OTEL_TRACES_EXPORTER: exporter } = process.env;
+  if (traces) return `OTLP/HTTP to ${traces}`;
+  if (base) return `OTLP/HTTP to ${base.replace(/\/$/, '')}/v1/traces`;
+  return `OTEL_TRACES_EXPORTER=${exporter ?? ''}`;
+}
+
+function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string, telemetry: Telemetry, users: number, app: App): void {
   const c = options.healthCheckConfig;
-  const loopback = options.host === '127.0.0.1' || options.host === '::1' || options.host === 'localhost';
+  const loopback = isLoopbackAddress(new URL(baseUrl).hostname.replace(/^\[(.*)\]$/, '$1'));
   const post = `curl -s -X POST ${baseUrl}/faults`;
   out(
     [
@@ -231,8 +233,8 @@ function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string |
       `  service   ${baseUrl}/${loopback ? '   (loopback only; HOST=0.0.0.0 exposes it to the network)' : '   (NOT loopback: reachable from the network)'}`,
       `  database  ${options.filename}: ${users} users; pool size ${options.poolSize}, min healthy ${c.minHealthyConnections}, ` +
         `health checks every ${c.intervalMs / 1000} s, probe "${c.query}"`,
-      `  metrics   ${metricsUrl ?? 'off'}   (OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0 exposes it, e.g. for the Prometheus container)`,
-      `  traces    ${telemetry.tracesUrl === undefined ? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to the collector)' : `OTLP/HTTP to ${telemetry.tracesUrl}`}`,
+      `  metrics   ${metricsUrl}   (OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0 exposes it, e.g. for the Prometheus container)`,
+      `  traces    ${tracesLine(telemetry)}`,
       `  load      ${options.load.enabled ? `${options.load.rps} req/s, at most ${options.load.concurrency} at once (--no-load or DEMO_LOAD=0 switches it off)` : 'off (--load or DEMO_LOAD=1 switches it on)'}`,
       '',
       'Try the routes:',
@@ -241,17 +243,21 @@ function printBanner(options: DemoOptions, baseUrl: string, metricsUrl: string |
       `  curl -s -X POST -H 'content-type: application/json' -d '{"name":"Ada","email":"ada@example.com"}' ${baseUrl}/users`,
       `  curl -s ${baseUrl}/stats          # pool statistics (getConnectionStats) and every connection`,
       `  curl -si ${baseUrl}/healthz       # 200 while healthy connections >= ${c.minHealthyConnections}, else 503`,
-      ...(metricsUrl === undefined ? [] : [`  curl -s ${metricsUrl} | grep -E '^(db_client|sqlite_pool)'`]),
+      `  curl -s ${metricsUrl} | grep -E '^(db_client|sqlite_pool)'`,
       '',
-      'Inject faults and watch the progress line, /stats and the pool warnings find and replace connections:',
-      `  ${post}/close-connection   # close a pooled connection behind the pool's back`,
-      `  ${post}/delete-db          # move the database file away: probes fail, no replacement can open`,
-      `  ${post}/restore-db`,
-      `  ${post}/lock-db            # another connection holds BEGIN EXCLUSIVE: writes fail with SQLITE_BUSY`,
-      `  ${post}/unlock-db`,
-      `  ${post}/hold-connections   # take every connection and keep it: requests queue and time out, leases are reported as leaks`,
-      `  ${post}/release-connections`,
-      `  ${post}/clear              # undo every fault and run a health-check cycle now`,
+      ...(app.faultRoutes.enabled
+        ? [
+            `Inject faults (on: ${loopback ? 'loopback only' : `${FAULTS_SWITCH}=1`}) and watch the progress line, /stats and the pool warnings find and replace connections:`,
+            `  ${post}/close-connection   # close a pooled connection behind the pool's back`,
+            `  ${post}/delete-db          # move the database file away: probes fail, no replacement can open`,
+            `  ${post}/restore-db`,
+            `  ${post}/lock-db            # another connection holds BEGIN EXCLUSIVE: writes fail with SQLITE_BUSY`,
+            `  ${post}/unlock-db`,
+            `  ${post}/hold-connections   # take every connection and keep it: requests queue and time out, leases are reported as leaks`,
+            `  ${post}/release-connections`,
+            `  ${post}/clear              # undo every fault and run a health-check cycle now`,
+          ]
+        : [`Fault injection (POST /faults/*) answers 403: ${app.faultRoutes.refusal ?? ''}`]),
       '',
       'Dashboards, alerts and traces: otel-collector/ (see its README):',
       '  cd otel-collector && docker compose up -d',

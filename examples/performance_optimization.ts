@@ -61,7 +61,7 @@ const STRATEGIES = {
 
 function printSettings(): void {
   console.log('== 1. Best-practice settings (each validated by HealthCheckConfig) ==');
-  const groups = { timeouts: TIMEOUTS, 'connection limits': CONNECTION_LIMITS, 'monitoring frequency': MONITORING_FREQUENCY };
+  const groups: Record<string, Record<string, HealthCheckOptions>> = { timeouts: TIMEOUTS, 'connection limits': CONNECTION_LIMITS, 'monitoring frequency': MONITORING_FREQUENCY };
   for (const [group, presets] of Object.entries(groups)) {
     for (const [name, options] of Object.entries(presets)) {
       const config = new HealthCheckConfig(options); // throws ConfigurationError on a bad value

@@ -1,164 +1,246 @@
-import { context, metrics, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  AlwaysOnSampler,
-  type Sampler,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+/**
+ * `otel-sqlite-pool/setup`: `startTelemetry()`, the OpenTelemetry SDK wired for a service that
+ * uses the pool, built on `@opentelemetry/sdk-node` (an optional peer dependency, with
+ * `@opentelemetry/exporter-prometheus`): the SDK reads the standard `OTEL_*` variables (service
+ * name, resource attributes, OTLP endpoints, headers and protocol, sampler, propagators); this
+ * file adds only what the SDK does not do: a Prometheus endpoint on loopback by default, and
+ * traces off unless something says where they go.
+ */
+import { context, metrics, propagation, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { NodeSDK, NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { ConfigurationError } from './errors.js';
+import { MetricsEndpointError, MissingSdkError } from './setup/errors.js';
+import { serveMetrics, type MetricsEndpoint } from './setup/metrics-endpoint.js';
+import { loadSdk } from './setup/sdk-modules.js';
 import { SqlitePoolInstrumentation, type SqlitePoolInstrumentationConfig } from './telemetry/instrumentation.js';
 
-/** Options of {@link startTelemetry}. Environment variables fill what is not given. */
-export interface TelemetryOptions {
+export { MetricsEndpointError, MissingSdkError };
+
+/** Where the Prometheus endpoint listens. */
+export interface PrometheusOptions {
   /**
-   * `service.name` of the resource.
-   * @default process.env.OTEL_SERVICE_NAME, else "otel-sqlite-pool-app"
+   * The address to bind. Loopback unless told otherwise: `0.0.0.0` exposes the metrics to the network.
+   * @default process.env.OTEL_EXPORTER_PROMETHEUS_HOST, else '127.0.0.1'
    */
-  serviceName?: string;
-  /** More resource attributes (`OTEL_RESOURCE_ATTRIBUTES` is read too). */
-  resourceAttributes?: Record<string, string | number | boolean>;
+  host?: string;
   /**
-   * The Prometheus endpoint, or `false` for none. Binds to loopback unless told otherwise.
-   * @default { host: OTEL_EXPORTER_PROMETHEUS_HOST ?? '127.0.0.1', port: OTEL_EXPORTER_PROMETHEUS_PORT ?? 9464, endpoint: '/metrics' }
+   * The port; `0` picks a free one (`metricsUrl` tells which).
+   * @default process.env.OTEL_EXPORTER_PROMETHEUS_PORT, else 9464
    */
-  prometheus?: { host?: string; port?: number; endpoint?: string } | false;
+  port?: number;
   /**
-   * Traces over OTLP/HTTP. Without an endpoint (here or in `OTEL_EXPORTER_OTLP_ENDPOINT` /
-   * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), no trace exporter is set up.
-   * @default { endpoint: from the environment }
+   * The path Prometheus scrapes.
+   * @default '/metrics'
    */
-  otlp?: { endpoint?: string; headers?: Record<string, string> };
-  /** A span exporter to use instead of (or without) OTLP, e.g. an in-memory one in tests. */
-  spanExporter?: SpanExporter;
-  /** Span processors to add (e.g. a SimpleSpanProcessor in tests). */
-  spanProcessors?: SpanProcessor[];
-  /** @default ParentBased(AlwaysOn) */
-  sampler?: Sampler;
-  /** Options for the pool instrumentation. */
-  instrumentation?: Omit<SqlitePoolInstrumentationConfig, 'tracerProvider' | 'meterProvider'>;
-  /** Environment to read (`process.env` by default). */
-  env?: Readonly<Record<string, string | undefined>>;
+  endpoint?: string;
 }
 
-export interface Telemetry {
-  readonly tracerProvider: BasicTracerProvider;
+/** Options of {@link startTelemetry}; the SDK reads the `OTEL_*` variables for what is not given. */
+export interface TelemetryOptions {
+  /**
+   * `service.name` of the resource; wins over `OTEL_SERVICE_NAME`.
+   * @default process.env.OTEL_SERVICE_NAME, else the SDK's `unknown_service:node`
+   */
+  serviceName?: string;
+  /**
+   * More resource attributes. `OTEL_RESOURCE_ATTRIBUTES` is read too and wins over these, so an
+   * operator can correct them without a code change.
+   * @default {}
+   */
+  resourceAttributes?: Record<string, string | number | boolean>;
+  /**
+   * The Prometheus endpoint, or `false` for none (then no metrics are collected).
+   * @default { host: '127.0.0.1', port: 9464, endpoint: '/metrics' } (host and port from the OTEL_EXPORTER_PROMETHEUS_ variables when set)
+   */
+  prometheus?: PrometheusOptions | false;
+  /**
+   * Spans go to this exporter, batched (`OTEL_BSP_*` tune the batching). Without it and without
+   * `spanProcessors`, traces follow the environment when `OTEL_TRACES_EXPORTER`,
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, and are off otherwise.
+   * @default undefined
+   */
+  spanExporter?: NodeSDKConfiguration['traceExporter'];
+  /**
+   * Span processors to use instead (e.g. a `SimpleSpanProcessor` in tests); not with `spanExporter`.
+   * @default undefined
+   */
+  spanProcessors?: NonNullable<NodeSDKConfiguration['spanProcessors']>;
+  /**
+   * @default from OTEL_TRACES_SAMPLER, else ParentBased(AlwaysOn)
+   */
+  sampler?: NodeSDKConfiguration['sampler'];
+  /**
+   * Options of the pool instrumentation.
+   * @default {}
+   */
+  instrumentation?: Omit<SqlitePoolInstrumentationConfig, 'enabled' | 'tracerProvider' | 'meterProvider'>;
+}
+
+/** What {@link startTelemetry} started. `WithMetrics` is false when it was given `prometheus: false`. */
+export interface Telemetry<WithMetrics extends boolean = boolean> {
+  /** The started SDK. */
+  readonly sdk: NodeSDK;
+  /** The global tracer provider (the SDK's, behind the API's proxy). */
+  readonly tracerProvider: TracerProvider;
+  /** The global meter provider. */
   readonly meterProvider: MeterProvider;
   readonly instrumentation: SqlitePoolInstrumentation;
-  /** The Prometheus exporter, when one was started. */
-  readonly prometheus: PrometheusExporter | undefined;
-  /** Where Prometheus can scrape, e.g. `http://127.0.0.1:9464/metrics`. */
-  readonly metricsUrl: string | undefined;
-  /** Where traces go, when an OTLP endpoint is configured. */
-  readonly tracesUrl: string | undefined;
-  /** Flushes spans and metrics and stops the exporters. */
+  /** The Prometheus exporter, when metrics are served. */
+  readonly prometheus: WithMetrics extends true ? PrometheusExporter : undefined;
+  /** Where Prometheus scrapes, with the port really bound, e.g. `http://127.0.0.1:9464/metrics`. */
+  readonly metricsUrl: WithMetrics extends true ? string : undefined;
+  /**
+   * Who decided where spans go: the `spanExporter` / `spanProcessors` options, the environment
+   * (the SDK read `OTEL_TRACES_EXPORTER` and the OTLP variables), or nobody (`'off'`: no spans).
+   */
+  readonly traces: 'options' | 'environment' | 'off';
+  /** Flushes spans and metrics, stops the endpoint and the SDK, and resets the globals. A second call waits for the first. */
   shutdown(): Promise<void>;
 }
 
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'serviceName',
+  'resourceAttributes',
+  'prometheus',
+  'spanExporter',
+  'spanProcessors',
+  'sampler',
+  'instrumentation',
+]);
+const REMOVED_OPTIONS: Readonly<Record<string, string>> = {
+  otlp: 'set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_EXPORTER_OTLP_HEADERS), or pass spanExporter: new OTLPTraceExporter({ url, headers })',
+  env: 'the SDK reads process.env; set the variables there',
+};
+/** Any of these set: the SDK configures traces from the environment. */
+const TRACE_VARIABLES = ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] as const;
+
 /**
- * Wires the OpenTelemetry SDK for a service that uses the pool: a tracer provider (batching,
- * OTLP/HTTP when an endpoint is configured), a meter provider with a Prometheus endpoint,
- * W3C trace-context propagation, async context, and the pool instrumentation, all registered
+ * Starts the OpenTelemetry SDK (`@opentelemetry/sdk-node`) for a service that uses the pool:
+ * the pool instrumentation, a Prometheus endpoint (loopback by default), traces where the options
+ * or the `OTEL_*` variables send them, W3C propagation and async context, all registered
  * globally. Call it first thing at startup; `shutdown()` flushes everything.
+ *
+ * Rejects with {@link MissingSdkError} (naming the `npm install` line) when the SDK packages are
+ * not installed, {@link MetricsEndpointError} when the endpoint cannot listen (a busy port), and
+ * `ConfigurationError` for a bad option or variable; nothing is left registered then.
  */
+export function startTelemetry(options: TelemetryOptions & { prometheus: false }): Promise<Telemetry<false>>;
+export function startTelemetry(options?: TelemetryOptions & { prometheus?: PrometheusOptions }): Promise<Telemetry<true>>;
+export function startTelemetry(options?: TelemetryOptions): Promise<Telemetry>;
 export async function startTelemetry(options: TelemetryOptions = {}): Promise<Telemetry> {
-  const env = options.env ?? process.env;
-  // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, as every OpenTelemetry SDK reads them, but
-  // from `env` (the SDK's envDetector would read process.env whatever `env` says).
-  const serviceName = options.serviceName ?? env.OTEL_SERVICE_NAME ?? 'otel-sqlite-pool-app';
-  const resource = defaultResource()
-    .merge(resourceFromAttributes(resourceAttributesFrom(env.OTEL_RESOURCE_ATTRIBUTES)))
-    .merge(resourceFromAttributes({ ...options.resourceAttributes, 'service.name': serviceName }));
+  checkOptions(options);
+  const withMetrics = options.prometheus !== false;
+  const { sdkNode, prometheus: prometheusModule } = loadSdk('otel-sqlite-pool/setup', withMetrics ? ['sdkNode', 'prometheus'] : ['sdkNode']);
 
-  const processors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
-  const tracesUrl = otlpTracesUrl(options.otlp?.endpoint, env);
-  if (tracesUrl !== undefined) {
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl, headers: options.otlp?.headers })));
+  // The endpoint first: a busy port fails before anything is registered globally.
+  let exporter: PrometheusExporter | undefined;
+  let endpoint: MetricsEndpoint | undefined;
+  if (options.prometheus !== false && prometheusModule !== undefined) {
+    const where = prometheusAddress(options.prometheus ?? {});
+    exporter = new prometheusModule.PrometheusExporter({ preventServerStart: true });
+    endpoint = await serveMetrics(exporter, where.host, where.port, where.endpoint);
   }
-  if (options.spanExporter !== undefined) processors.push(new BatchSpanProcessor(options.spanExporter));
-  const tracerProvider = new BasicTracerProvider({
-    resource,
-    sampler: options.sampler ?? new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: processors,
+
+  const traces = tracesSource(options);
+  const instrumentation = new SqlitePoolInstrumentation({ ...options.instrumentation, enabled: false });
+  const sdk = new sdkNode.NodeSDK({
+    ...(options.serviceName === undefined ? {} : { serviceName: options.serviceName }),
+    resource: sdkNode.resources.defaultResource().merge(sdkNode.resources.resourceFromAttributes(options.resourceAttributes ?? {})),
+    instrumentations: [instrumentation],
+    metricReaders: exporter === undefined ? [] : [exporter],
+    // This entry sets up traces and metrics; an empty list keeps the SDK from exporting logs by default.
+    logRecordProcessors: [],
+    ...(options.sampler === undefined ? {} : { sampler: options.sampler }),
+    ...(options.spanProcessors !== undefined
+      ? { spanProcessors: options.spanProcessors }
+      : options.spanExporter !== undefined
+        ? { traceExporter: options.spanExporter }
+        : traces === 'off'
+          ? { spanProcessors: [] }
+          : {}),
   });
-
-  let prometheus: PrometheusExporter | undefined;
-  let metricsUrl: string | undefined;
-  if (options.prometheus !== false) {
-    const host = options.prometheus?.host ?? env.OTEL_EXPORTER_PROMETHEUS_HOST ?? '127.0.0.1';
-    const port = options.prometheus?.port ?? portFrom(env.OTEL_EXPORTER_PROMETHEUS_PORT) ?? 9464;
-    const endpoint = options.prometheus?.endpoint ?? '/metrics';
-    prometheus = await new Promise<PrometheusExporter>((resolve, reject) => {
-      const exporter: PrometheusExporter = new PrometheusExporter({ host, port, endpoint }, (error) => (error ? reject(error) : resolve(exporter)));
-    });
-    metricsUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}${endpoint}`;
+  try {
+    sdk.start();
+  } catch (error) {
+    await endpoint?.close();
+    throw error;
   }
-  const meterProvider = new MeterProvider({ resource, readers: prometheus === undefined ? [] : [prometheus] });
-
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(tracerProvider);
-  metrics.setGlobalMeterProvider(meterProvider);
-
-  const instrumentation = new SqlitePoolInstrumentation({ ...options.instrumentation, enabled: false, tracerProvider, meterProvider });
-  instrumentation.enable();
 
   let stopped: Promise<void> | undefined;
-  return {
-    tracerProvider,
-    meterProvider,
+  const telemetry: Telemetry = {
+    sdk,
+    tracerProvider: trace.getTracerProvider(),
+    meterProvider: metrics.getMeterProvider(),
     instrumentation,
-    prometheus,
-    metricsUrl,
-    tracesUrl,
+    prometheus: exporter,
+    metricsUrl: endpoint?.url,
+    traces,
     shutdown: () =>
       (stopped ??= (async () => {
         instrumentation.disable();
-        await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+        await Promise.allSettled([sdk.shutdown(), endpoint?.close()]);
+        // NodeSDK.shutdown() leaves its providers registered; a later start must be able to register anew.
         trace.disable();
         metrics.disable();
         context.disable();
         propagation.disable();
       })()),
   };
+  return telemetry;
 }
 
-function otlpTracesUrl(endpoint: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
-  if (endpoint !== undefined) return endpoint.endsWith('/v1/traces') ? endpoint : `${endpoint.replace(/\/$/, '')}/v1/traces`;
-  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  if (specific) return specific;
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  return base ? `${base.replace(/\/$/, '')}/v1/traces` : undefined;
-}
-
-/** `key=value,key2=value2`, percent-encoded, as the SDK's envDetector parses it; bad entries are skipped. */
-function resourceAttributesFrom(value: string | undefined): Record<string, string> {
-  const attributes: Record<string, string> = {};
-  for (const entry of (value ?? '').split(',')) {
-    const parts = entry.split('=');
-    if (parts.length !== 2 || (parts[0] as string).trim() === '') continue;
-    try {
-      attributes[decodeURIComponent((parts[0] as string).trim())] = decodeURIComponent((parts[1] as string).trim());
-    } catch {
-      // not valid percent-encoding: skip the entry
-    }
+function checkOptions(options: TelemetryOptions): void {
+  for (const key of Object.keys(options)) {
+    if (OPTION_NAMES.has(key)) continue;
+    const removed = REMOVED_OPTIONS[key];
+    throw new ConfigurationError(
+      key,
+      (options as Record<string, unknown>)[key],
+      removed === undefined ? `not an option of startTelemetry(); options are ${[...OPTION_NAMES].join(', ')}` : `removed (see CHANGELOG.md): ${removed}`,
+    );
   }
-  return attributes;
+  if (options.spanExporter !== undefined && options.spanProcessors !== undefined) {
+    throw new ConfigurationError('spanExporter', options.spanExporter, 'not together with spanProcessors: give one, or add a BatchSpanProcessor of the exporter to spanProcessors');
+  }
+  const prometheus = options.prometheus;
+  if (prometheus === undefined || prometheus === false) return;
+  if (typeof prometheus !== 'object' || prometheus === null) {
+    throw new ConfigurationError('prometheus', prometheus, 'expected { host?, port?, endpoint? } or false');
+  }
+  if (prometheus.host !== undefined && (typeof prometheus.host !== 'string' || prometheus.host.trim() === '')) {
+    throw new ConfigurationError('prometheus.host', prometheus.host, 'expected an address such as 127.0.0.1 or 0.0.0.0');
+  }
+  if (prometheus.port !== undefined && !isPort(prometheus.port)) {
+    throw new ConfigurationError('prometheus.port', prometheus.port, 'expected an integer from 0 to 65535');
+  }
+  if (prometheus.endpoint !== undefined && (typeof prometheus.endpoint !== 'string' || !prometheus.endpoint.startsWith('/'))) {
+    throw new ConfigurationError('prometheus.endpoint', prometheus.endpoint, "expected a path starting with '/'");
+  }
 }
 
-function portFrom(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigurationError('OTEL_EXPORTER_PROMETHEUS_PORT', value, 'expected a port number from 0 to 65535');
+/**
+ * Host and port from the options, else the exporter's own variables. The exporter would read them
+ * itself, but we serve the endpoint (see setup/metrics-endpoint.ts), so we read them here, with a
+ * loopback default instead of every interface.
+ */
+function prometheusAddress(options: PrometheusOptions): { host: string; port: number; endpoint: string } {
+  const host = options.host ?? (process.env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim() || '127.0.0.1');
+  let port = options.port;
+  const fromEnv = process.env.OTEL_EXPORTER_PROMETHEUS_PORT?.trim();
+  if (port === undefined && fromEnv) {
+    const parsed = Number(fromEnv);
+    if (!isPort(parsed)) throw new ConfigurationError('OTEL_EXPORTER_PROMETHEUS_PORT', fromEnv, 'expected a port number from 0 to 65535');
+    port = parsed;
   }
-  return port;
+  return { host, port: port ?? 9464, endpoint: options.endpoint ?? '/metrics' };
+}
+
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
+}
+
+function tracesSource(options: TelemetryOptions): Telemetry['traces'] {
+  if (options.spanExporter !== undefined || options.spanProcessors !== undefined) return 'options';
+  return TRACE_VARIABLES.some((name) => (process.env[name] ?? '').trim() !== '') ? 'environment' : 'off';
 }

@@ -88,7 +88,7 @@ describe('HealthCheckConfig validation', () => {
   ];
 
   test.each(cases)('%s = %j is refused by the constructor, naming option and value', (option, value, expectation) => {
-    const error = captureError(() => new HealthCheckConfig({ [option]: value } as never));
+    const error = captureError(() => new HealthCheckConfig({ [option]: value }));
     expect(error).toBeInstanceOf(ConfigurationError);
     const configError = error as ConfigurationError;
     expect(configError.code).toBe('SQLITE_POOL_INVALID_CONFIG');
@@ -130,7 +130,7 @@ describe('HealthCheckConfig validation', () => {
     ['maxUsge', 'maxUsage'],
     ['batch_size', 'batchSize'],
   ])('the guide-style or misspelled key %s is refused with a suggestion of %s', (key, suggestion) => {
-    const error = captureError(() => new HealthCheckConfig({ [key]: 1 } as never));
+    const error = captureError(() => new HealthCheckConfig({ [key]: 1 }));
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).option).toBe(`healthCheckConfig.${key}`);
     expect((error as ConfigurationError).message).toContain(`did you mean ${suggestion}?`);

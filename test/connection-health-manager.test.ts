@@ -20,7 +20,7 @@ function makePool(options: Partial<DatabaseManagerOptions> = {}) {
         return 1;
       });
     },
-  } as DatabaseManagerOptions));
+  }));
   return { pool, failing, opened, setDuringProbe: (fn: typeof duringProbe) => { duringProbe = fn; } };
 }
 

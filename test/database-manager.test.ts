@@ -18,7 +18,7 @@ import { runScript, SRC } from './helpers/run-script.js';
 import { advance, captureLogger, flush, settled, tempDir, tempDbPath, track, useFakeClock } from './helpers/temp-db.js';
 
 function makePool(options: Partial<DatabaseManagerOptions> = {}): DatabaseManager {
-  return track(new DatabaseManager({ filename: tempDbPath(), ...options } as DatabaseManagerOptions));
+  return track(new DatabaseManager({ filename: tempDbPath(), ...options }));
 }
 
 /** `SELECT flaky()` fails on the connections in `failingDbs`, passes elsewhere. */

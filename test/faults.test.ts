@@ -34,7 +34,7 @@ function setup(options: Partial<DatabaseManagerOptions> = {}) {
     logger,
     ...options,
     healthCheckConfig: { minHealthyConnections: 2, ...(options.healthCheckConfig as object) },
-  } as DatabaseManagerOptions));
+  }));
   return { dir, file, pool, logger };
 }
 

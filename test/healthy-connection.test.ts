@@ -175,8 +175,8 @@ describe('status rules (the guide "Automatic Connection Management")', () => {
 
   test('a closed handle is unhealthy', () => {
     const connection = open();
-    connection.close();
-    connection.close(); // safe twice
+    void connection.close();
+    void connection.close(); // safe twice
     expect(connection.connection.open).toBe(false);
     expect(connection.status).toBe('unhealthy');
   });

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
 import { isConnectionFatal, errorType, type DatabaseManager } from '../../src/index.js';
 import type { User } from './database.js';
+import type { FaultRoutes } from './fault-guard.js';
 import type { FaultInjector, FaultOutcome } from './faults.js';
 
 type Json = Record<string, unknown> | unknown[];
@@ -33,6 +34,8 @@ export interface App {
   handle(request: IncomingMessage, response: ServerResponse): void;
   /** Set at shutdown: `/healthz` answers 503 and responses close their connection. */
   draining: boolean;
+  /** Set once the server listens (it depends on the address bound): off, `POST /faults/*` answers 403. */
+  faultRoutes: FaultRoutes;
   /** Requests being handled right now. */
   readonly inFlight: number;
   /** Requests handled since start. */
@@ -53,6 +56,8 @@ const tracer = trace.getTracer('otel-sqlite-pool-demo');
 export function createApp(deps: AppDependencies): App {
   const { db, faults } = deps;
   const fault = (run: () => FaultOutcome | Promise<FaultOutcome>): Handler => async () => {
+    const refusal = app.faultRoutes.refusal;
+    if (!app.faultRoutes.enabled) return { status: 403, body: { error: 'faults_disabled', message: refusal ?? 'Fault injection is off' } };
     const { status, ...body } = await run();
     return { status, body };
   };
@@ -141,7 +146,7 @@ export function createApp(deps: AppDependencies): App {
         };
       },
     },
-    { method: 'GET', route: '/faults', pattern: /^\/faults$/, handler: () => ({ status: 200, body: { ...faults.active() } }) },
+    { method: 'GET', route: '/faults', pattern: /^\/faults$/, handler: () => ({ status: 200, body: { ...faults.active(), enabled: app.faultRoutes.enabled } }) },
     { method: 'POST', route: '/faults/delete-db', pattern: /^\/faults\/delete-db$/, handler: fault(() => faults.deleteDb()) },
     { method: 'POST', route: '/faults/restore-db', pattern: /^\/faults\/restore-db$/, handler: fault(() => faults.restoreDb()) },
     { method: 'POST', route: '/faults/lock-db', pattern: /^\/faults\/lock-db$/, handler: fault(() => faults.lockDb()) },
@@ -157,6 +162,7 @@ export function createApp(deps: AppDependencies): App {
 
   const app: App = {
     draining: false,
+    faultRoutes: { enabled: false, refusal: 'The service is not listening yet' },
     get inFlight() {
       return inFlight;
     },

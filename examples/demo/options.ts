@@ -27,6 +27,8 @@ export interface DemoOptions {
   leakDetectionThresholdMs: number;
   seedUsers: number;
   load: { enabled: boolean; rps: number; concurrency: number };
+  /** DEMO_FAULTS / --faults / --no-faults; undefined: on when listening on loopback only (see fault-guard.ts). */
+  faults: boolean | undefined;
   progressIntervalMs: number;
   logLevel: LogLevel;
   serviceName: string;
@@ -48,7 +50,7 @@ export const DEMO_DEFAULTS = {
   progressIntervalSeconds: 5,
 } as const;
 
-export const HELP = `Usage: npm start -- [--no-load] [--rps N] [--port N] [--host ADDRESS]
+export const HELP = `Usage: npm start -- [--no-load] [--rps N] [--port N] [--host ADDRESS] [--faults | --no-faults]
        node --import tsx examples/demo-service.ts [same flags]
 
 An HTTP service on an embedded SQLite file, served through a health-checked otel-sqlite-pool,
@@ -59,10 +61,12 @@ Flags (override the variables):
   --rps N                load generator rate, requests per second (default ${DEMO_DEFAULTS.loadRps})
   --port N               HTTP port (0 = any free port)
   --host ADDRESS         address to bind (default 127.0.0.1)
+  --faults / --no-faults fault injection routes on / off (default: on when listening on loopback only)
   --help                 this text
 
 Environment:
   HOST                       bind address (default 127.0.0.1: loopback only; HOST=0.0.0.0 exposes the service)
+  DEMO_FAULTS                1/0: the POST /faults/* routes on/off (default: on when HOST is loopback, off beyond it)
   PORT                       HTTP port (default ${DEMO_DEFAULTS.port}; 0 = any free port)
   DATABASE_URL               sqlite:///relative.db, sqlite:////absolute.db or a path (default ${DEMO_DEFAULTS.databaseUrl})
   DB_POOL_SIZE               most connections (default 10)
@@ -98,6 +102,8 @@ export function parseDemoOptions(argv: readonly string[], env: Env): DemoOptions
       rps: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
+      faults: { type: 'boolean' },
+      'no-faults': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -127,6 +133,8 @@ export function parseDemoOptions(argv: readonly string[], env: Env): DemoOptions
 
   const loadFromEnv = env.DEMO_LOAD === undefined || env.DEMO_LOAD.trim() === '' ? true : boolean(env, 'DEMO_LOAD');
   const load = values['no-load'] ? false : values.load ? true : loadFromEnv;
+  const faultsFromEnv = env.DEMO_FAULTS === undefined || env.DEMO_FAULTS.trim() === '' ? undefined : boolean(env, 'DEMO_FAULTS');
+  const faults = values['no-faults'] ? false : values.faults ? true : faultsFromEnv;
 
   return {
     help: values.help ?? false,
@@ -144,6 +152,7 @@ export function parseDemoOptions(argv: readonly string[], env: Env): DemoOptions
       rps: values.rps !== undefined ? positive(values.rps, '--rps') : positiveNumber(env, 'DEMO_LOAD_RPS', DEMO_DEFAULTS.loadRps),
       concurrency: integer(env, 'DEMO_LOAD_CONCURRENCY', DEMO_DEFAULTS.loadConcurrency, 1),
     },
+    faults,
     progressIntervalMs: positiveNumber(env, 'DEMO_PROGRESS_INTERVAL', DEMO_DEFAULTS.progressIntervalSeconds) * 1000,
     logLevel: logLevel(env.LOG_LEVEL),
     serviceName: env.OTEL_SERVICE_NAME?.trim() || 'otel-sqlite-pool-demo',

@@ -19,7 +19,7 @@ export function applyPragmas(db: Database, pragmas: Readonly<Record<string, stri
     // Some settings do not apply to some databases and read back nothing (mmap_size in memory).
     if (actual === undefined) continue;
     if (!sameSetting(name, value, actual)) {
-      throw new ConfigurationError(`pragmas.${name}`, value, `SQLite did not take it: ${name} reads ${String(actual)} after setting it`);
+      throw new ConfigurationError(`pragmas.${name}`, value, `SQLite did not take it: ${name} reads ${JSON.stringify(actual)} after setting it`);
     }
   }
 }

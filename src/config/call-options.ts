@@ -39,7 +39,7 @@ export function checkAcquireOptions(options: unknown): AcquireOptions {
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
     throw new ConfigurationError('signal', given.signal, 'expected an AbortSignal');
   }
-  return given as AcquireOptions;
+  return given;
 }
 
 /** Validates the options of one statement. */
@@ -49,5 +49,5 @@ export function checkQueryOptions(options: unknown): QueryOptions {
   if (given.timeoutMs !== undefined) checkNumber('timeoutMs', given.timeoutMs, { min: 0, exclusiveMin: true, allowInfinity: true });
   if (given.safeIntegers !== undefined) checkBoolean('safeIntegers', given.safeIntegers);
   if (given.batchSize !== undefined) checkNumber('batchSize', given.batchSize, { min: 1, integer: true });
-  return given as QueryOptions;
+  return given;
 }

@@ -1,4 +1,3 @@
-import type { Database } from 'better-sqlite3';
 import { HealthCheckConfig, type HealthCheckOptions } from './health-check-config.js';
 import { filenameFromDatabaseUrl, isMemoryFilename } from './database-url.js';
 import { ConfigurationError } from '../errors.js';

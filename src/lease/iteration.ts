@@ -27,7 +27,6 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
   readonly #entry: LeasedConnection;
   readonly #info: StatementInfo;
   readonly #cursor: BackendCursor;
-  readonly #request: IterateRequest;
   readonly #telemetry: PoolTelemetry | undefined;
   readonly #span: TraceHandle | undefined;
   readonly #startedAt = now();
@@ -45,7 +44,6 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
     this.#owner = owner;
     this.#entry = entry;
     this.#info = info;
-    this.#request = request;
     this.#ended = ended;
     this.#cursor = entry.backend.iterate(request);
     this.#telemetry = telemetryRegistry.active;

@@ -49,7 +49,7 @@ export function leaseDatabase(lease: HandleLease, db: Database): Database {
     // better-sqlite3's transaction functions run on the connection; each call checks the lease.
     transaction: (fn) => {
       const transaction = db.transaction(fn as Callable) as unknown as Record<string, Callable> & Callable;
-      const wrapped = guard(transaction) as Callable & Record<string, Callable>;
+      const wrapped = guard<Callable & Record<string, Callable>>(transaction);
       for (const variant of ['deferred', 'immediate', 'exclusive'] as const) wrapped[variant] = guard(transaction[variant] as Callable);
       return wrapped;
     },

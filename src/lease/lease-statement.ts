@@ -110,7 +110,7 @@ export class LeaseStatement {
   iterate(...params: unknown[]): IterableIterator<unknown> {
     const entry = this.#lease.current();
     const args = this.#args(params);
-    const iterator = this.#statement().iterate(...args) as IterableIterator<unknown>;
+    const iterator = this.#statement().iterate(...args);
     return new SyncIteration(this.#lease, entry, this.#info, iterator, args);
   }
 
@@ -118,7 +118,7 @@ export class LeaseStatement {
     const entry = this.#lease.current();
     const args = this.#args(params);
     const statement = this.#statement();
-    return runSync(this.#lease.context, entry, this.#info, method, args, () => (statement[method] as (...a: unknown[]) => unknown)(...args));
+    return runSync(this.#lease.context, entry, this.#info, method, args, () => (statement[method])(...args));
   }
 
   #args(params: unknown[]): unknown[] {

@@ -91,7 +91,7 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   prepare(sql: string): Statement {
     const entry = this.current();
     if (entry.backend.sync === undefined) throw noHandle(this.connectionId);
-    return new LeaseStatement(this, sql) as unknown as Statement;
+    return new LeaseStatement(this, sql);
   }
 
   run(sql: string, params?: BindParameters, options?: QueryOptions): Promise<RunResult> {

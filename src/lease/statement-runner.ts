@@ -94,7 +94,7 @@ export function runStatement(
     finish(ctx, telemetry, entry, info, kind, span, startedAt, undefined, outcome);
     return outcome;
   }
-  return outcome.then(
+  return (outcome as Promise<unknown>).then(
     (result) => {
       finish(ctx, telemetry, entry, info, kind, span, startedAt, undefined, result);
       return result;
@@ -165,7 +165,7 @@ function attempt(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection
     leaveIfDone(ctx, owner, backend);
     return result;
   }
-  return result.then(
+  return (result as Promise<unknown>).then(
     (value) => {
       leaveIfDone(ctx, owner, backend);
       return value;

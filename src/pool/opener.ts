@@ -64,7 +64,7 @@ export class Opener {
    */
   start(parent: TraceHandle | undefined): void {
     this.#host.set.opening++;
-    this.#track(
+    void this.#track(
       Promise.resolve().then(() =>
         this.#open(parent).then(
           (entry) => this.#host.arrived(entry),

@@ -21,7 +21,7 @@ export function seededFile(rows = 3): string {
 }
 
 export function pool(options: Partial<DatabaseManagerOptions> = {}): DatabaseManager {
-  return track(new DatabaseManager({ filename: options.filename ?? seededFile(), ...options } as DatabaseManagerOptions));
+  return track(new DatabaseManager({ filename: options.filename ?? seededFile(), ...options }));
 }
 
 /** Settles after the event loop has turned once (I/O and timers included), with no wait of its own. */

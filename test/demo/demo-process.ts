@@ -185,7 +185,7 @@ export function freePort(): Promise<number> {
 }
 
 /** The environment of a demo child: the test's own, minus anything that would configure the demo behind the test's back. */
-function demoEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+export function demoEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (/^(OTEL_|DB_|DEMO_|DATABASE_URL$|PORT$|HOST$|LOG_LEVEL$|NODE_OPTIONS$|VITEST)/.test(key)) continue;

@@ -245,3 +245,27 @@ describe('demo service: SIGINT with the load generator running', () => {
     );
   }, 30_000);
 });
+
+describe('demo service: fault routes beyond loopback', () => {
+  afterEach(stopAll, 20_000);
+
+  it('HOST=0.0.0.0: POST /faults/* answers 403 naming DEMO_FAULTS, and the database is untouched', async () => {
+    const demo = await startDemo({ name: 'demo-exposed', env: { HOST: '0.0.0.0' } });
+    const refused = await post<{ error: string; message: string }>(`${demo.baseUrl}/faults/delete-db`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toBe('faults_disabled');
+    expect(refused.body.message).toContain('DEMO_FAULTS=1');
+    expect((await post(`${demo.baseUrl}/faults/lock-db`)).status).toBe(403);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(demo.databaseFile)).toBe(true);
+    expect((await requestJson<{ enabled: boolean; deleted: boolean }>(`${demo.baseUrl}/faults`)).body).toMatchObject({ enabled: false, deleted: false });
+    expect((await requestJson(`${demo.baseUrl}/users/1`)).status).toBe(200);
+  }, 40_000);
+
+  it('HOST=0.0.0.0 with DEMO_FAULTS=1: the routes work', async () => {
+    const demo = await startDemo({ name: 'demo-exposed-faults', env: { HOST: '0.0.0.0', DEMO_FAULTS: '1' } });
+    expect((await post(`${demo.baseUrl}/faults/lock-db`)).status).toBe(200);
+    expect((await requestJson<{ locked: boolean }>(`${demo.baseUrl}/faults`)).body.locked).toBe(true);
+    expect((await post(`${demo.baseUrl}/faults/unlock-db`)).status).toBe(200);
+  }, 40_000);
+});

@@ -26,7 +26,6 @@ import {
   ConnectionCreateError,
   DatabaseManager,
   HealthCheckConfig,
-  type HealthCheckOptions,
   SqlitePoolInstrumentation,
   sanitizeSql,
   summarizeSql,
@@ -155,7 +154,7 @@ const unknownKey = (known: Set<string>): fc.Arbitrary<string> =>
 
 /** Picks some of `entries` (each key present or absent). */
 function subset<T extends Record<string, { valid: fc.Arbitrary<unknown> }>>(entries: T): fc.Arbitrary<Record<string, unknown>> {
-  return fc.record(Object.fromEntries(Object.entries(entries).map(([key, { valid }]) => [key, valid])) as Record<string, fc.Arbitrary<unknown>>, { requiredKeys: [] });
+  return fc.record(Object.fromEntries(Object.entries(entries).map(([key, { valid }]) => [key, valid])), { requiredKeys: [] });
 }
 
 /** A valid options object. */
@@ -245,7 +244,7 @@ const breakage: fc.Arbitrary<(options: Record<string, unknown>) => OptionCase> =
   // caller's explicit config, so it is refused, not adjusted (a plain object without the key yields).
   fc.constant((o: Record<string, unknown>) => {
     const { minHealthyConnections: _min, ...probe } = plainProbe(o);
-    return { options: { ...o, poolSize: 1, healthCheckConfig: new HealthCheckConfig(probe as HealthCheckOptions) }, invalid: 'healthCheckConfig.minHealthyConnections' };
+    return { options: { ...o, poolSize: 1, healthCheckConfig: new HealthCheckConfig(probe) }, invalid: 'healthCheckConfig.minHealthyConnections' };
   }),
   // better-sqlite3 cannot open an in-memory database read-only.
   fc.constantFrom(':memory:', 'sqlite://').map((where) => (o: Record<string, unknown>) => ({
@@ -358,7 +357,7 @@ describe('options', () => {
         fc.constantFrom<[string, string | number]>(['not_a_real_pragma', 1], ['foriegn_keys', 'ON'], ['journal_mode', 'NOPE'], ['synchronous', 'SOMETIMES'], ['temp_store', 'DISK']),
         fc.constantFrom('thread', 'worker'),
         async ([name, value], mode) => {
-          const pool = new DatabaseManager({ filename: tempFile(), mode: mode as 'thread' | 'worker', poolSize: 1, pragmas: { [name]: value } });
+          const pool = new DatabaseManager({ filename: tempFile(), mode: mode, poolSize: 1, pragmas: { [name]: value } });
           const error = await within(pool.initialize(), 'initialize()', 10_000).then(() => undefined, (e: unknown) => e);
           expect(error).toBeInstanceOf(ConfigurationError);
           expect(error).toMatchObject({ option: `pragmas.${name}`, value });

@@ -183,7 +183,7 @@ describe('alerts and dashboard under each demo fault: a real Prometheus with the
     const result = (): ScenarioResult => {
       const r = results.get(id);
       if (r === undefined) throw new Error(`scenario ${id} did not run`);
-      if (r.error !== undefined) throw new Error(`scenario ${id} failed (fired: ${describeFirings(r)}): ${r.error instanceof Error ? r.error.message : String(r.error)}`);
+      if (r.error !== undefined) throw new Error(`scenario ${id} failed (fired: ${describeFirings(r)}): ${r.error instanceof Error ? r.error.message : JSON.stringify(r.error)}`);
       return r;
     };
     const bound = (f: ExpectedFiring): number => f.withinSeconds * SCALE + SLACK_SECONDS;

@@ -91,6 +91,8 @@ describe('OTLP/HTTP traces from the demo service', () => {
       name: 'demo-traces',
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        // The SDK's default encoding is protobuf (http/protobuf); this stand-in reads JSON.
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_SERVICE_NAME: SERVICE_NAME,
         OTEL_BSP_SCHEDULE_DELAY: '600000',
         DB_HEALTH_CHECK_INTERVAL: '1',

@@ -18,6 +18,7 @@ import {
   tempDir,
   unitTestsWithRuleAnnotations,
 } from './stack-files.js';
+import { SKIP_STACK_TESTS } from '../support/stack-tools.js';
 
 let scratch: { dir: string; cleanup: () => void };
 beforeAll(() => {
@@ -27,7 +28,7 @@ afterAll(() => scratch.cleanup());
 
 const ruleCount = (): number => prometheusAlertRules(readYaml(PATHS.alertRules)).length;
 
-describe('Prometheus configuration and rules (promtool)', () => {
+describe.skipIf(SKIP_STACK_TESTS)('Prometheus configuration and rules (promtool)', () => {
   it('promtool check config accepts prometheus.yml and reads the shipped rule file through it', () => {
     const r = promtool(['check', 'config', PATHS.prometheusConfig]);
     expect(r.stderr).toBe('');
@@ -60,7 +61,7 @@ describe('Prometheus configuration and rules (promtool)', () => {
   });
 });
 
-describe('PromQL of the dashboard and the Grafana-managed alerts (promtool)', () => {
+describe.skipIf(SKIP_STACK_TESTS)('PromQL of the dashboard and the Grafana-managed alerts (promtool)', () => {
   it('every dashboard expression parses and type-checks', () => {
     const exprs = dashboardExpressions(readJson(PATHS.dashboard)).map((e) => ({
       ...e,

@@ -1,15 +1,20 @@
 import http from 'node:http';
 import net from 'node:net';
+import { trace } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { ConfigurationError } from '../../src/errors.js';
-import { startTelemetry, type Telemetry } from '../../src/setup.js';
+import { MetricsEndpointError, startTelemetry, type Telemetry } from '../../src/setup.js';
 import { METRIC_DEFINITIONS, MICROSECOND_BUCKETS_SECONDS, prometheusName } from '../../src/telemetry/metric-definitions.js';
 import { telemetryRegistry } from '../../src/telemetry/pool-telemetry.js';
 import { onCleanup, usersPool } from './harness.js';
 
-/** `startTelemetry()` from otel-sqlite-pool/setup: the Prometheus endpoint scraped over HTTP, traces flushed. */
+/**
+ * `startTelemetry()` from otel-sqlite-pool/setup (on @opentelemetry/sdk-node): the Prometheus
+ * endpoint scraped over HTTP, traces flushed, the OTEL_* variables read by the SDK, and the
+ * failures (a busy port, bad options) reported by name with nothing left registered.
+ */
 
 /** A port nobody listens on right now. */
 async function freePort(): Promise<number> {
@@ -70,21 +75,46 @@ async function scrape(url: string): Promise<{ samples: Sample[]; types: Map<stri
   return { ...parsePrometheus(await response.text()), contentType: response.headers.get('content-type') };
 }
 
-async function start(options: Parameters<typeof startTelemetry>[0]): Promise<Telemetry> {
-  const telemetry = await startTelemetry(options);
+async function start<T extends Telemetry>(started: Promise<T>): Promise<T> {
+  const telemetry = await started;
   onCleanup(() => telemetry.shutdown());
   return telemetry;
+}
+
+/** Every OTEL_ variable of the test process unset, so that only what a test sets reaches the SDK. */
+function clearOtelEnvironment(): void {
+  for (const name of Object.keys(process.env)) if (name.startsWith('OTEL_')) vi.stubEnv(name, undefined);
+  onCleanup(() => vi.unstubAllEnvs());
+}
+
+/** An HTTP server that keeps what it is sent, like an OTLP/HTTP receiver. */
+async function receiver(): Promise<{ port: number; received: { url: string | undefined; method: string | undefined; bytes: number }[] }> {
+  const received: { url: string | undefined; method: string | undefined; bytes: number }[] = [];
+  const server = http.createServer((request, response) => {
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    request.on('end', () => {
+      received.push({ url: request.url, method: request.method, bytes });
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => new Promise((resolve) => server.close(resolve)));
+  return { port: (server.address() as net.AddressInfo).port, received };
 }
 
 const PROMETHEUS_TYPE = { histogram: 'histogram', counter: 'counter', observableUpDownCounter: 'gauge', observableGauge: 'gauge' } as const;
 
 describe('startTelemetry()', () => {
+  beforeEach(clearOtelEnvironment);
+
   it('serves every metric on the Prometheus endpoint with the documented names, labels and buckets', async () => {
     const port = await freePort();
     const exporter = new RecordingExporter();
-    const telemetry = await start({ serviceName: 'setup-test', prometheus: { host: '127.0.0.1', port }, spanExporter: exporter, env: {} });
+    const telemetry = await start(startTelemetry({ serviceName: 'setup-test', prometheus: { host: '127.0.0.1', port }, spanExporter: exporter }));
+    expectTypeOf(telemetry.metricsUrl).toEqualTypeOf<string>();
     expect(telemetry.metricsUrl).toBe(`http://127.0.0.1:${port}/metrics`);
-    expect(telemetry.tracesUrl).toBeUndefined();
+    expect(telemetry.traces).toBe('options');
     expect(telemetryRegistry.active).toBe(telemetry.instrumentation);
 
     const pool = await usersPool({ poolName: 'scraped', poolSize: 3, healthCheckConfig: { minHealthyConnections: 2, maxUsage: 4 } });
@@ -93,7 +123,7 @@ describe('startTelemetry()', () => {
     await expect(pool.run('INSERT INTO users (name) VALUES (?)', ['ada'])).rejects.toThrow(/UNIQUE/);
     await pool.get('SELECT * FROM users WHERE id = ?', [1]);
 
-    const { samples, types, contentType } = await scrape(telemetry.metricsUrl!);
+    const { samples, types, contentType } = await scrape(telemetry.metricsUrl);
     expect(contentType).toMatch(/^text\/plain/);
     const ours = samples.filter((s) => s.labels.otel_scope_name === 'otel-sqlite-pool');
     for (const def of METRIC_DEFINITIONS) {
@@ -143,7 +173,7 @@ describe('startTelemetry()', () => {
   it('flushes spans on shutdown(), stops the endpoint and resets the globals', async () => {
     const port = await freePort();
     const exporter = new RecordingExporter();
-    const telemetry = await start({ prometheus: { host: '127.0.0.1', port }, spanExporter: exporter, env: {} });
+    const telemetry = await start(startTelemetry({ prometheus: { host: '127.0.0.1', port }, spanExporter: exporter }));
     const pool = await usersPool({ healthCheckConfig: { minHealthyConnections: 1 } });
     await pool.get('SELECT * FROM users WHERE id = ?', [1]);
     expect(exporter.spans).toEqual([]); // batched: nothing exported yet
@@ -151,71 +181,110 @@ describe('startTelemetry()', () => {
     await telemetry.shutdown();
     const statement = exporter.spans.find((s) => s.name === 'SELECT users');
     expect(statement).toBeDefined();
-    expect(statement!.resource.attributes['service.name']).toBe('otel-sqlite-pool-app');
+    // No service name anywhere: the SDK's default, as every OpenTelemetry SDK names it.
+    expect(statement!.resource.attributes['service.name']).toMatch(/^unknown_service/);
     expect(exporter.spans.map((s) => s.name)).toContain('sqlite_pool.connect');
     expect(telemetryRegistry.active).toBeUndefined();
     await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
     await telemetry.shutdown(); // a second call is harmless
   });
 
-  it('honours OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_PROMETHEUS_HOST/_PORT and OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
-    const received: { url: string | undefined; method: string | undefined; bytes: number }[] = [];
-    const collector = http.createServer((request, response) => {
-      let bytes = 0;
-      request.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      request.on('end', () => {
-        received.push({ url: request.url, method: request.method, bytes });
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
-    onCleanup(() => new Promise((resolve) => collector.close(resolve)));
-    const collectorPort = (collector.address() as net.AddressInfo).port;
+  it('leaves OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and the OTLP variables to the SDK, and reads the Prometheus host and port', async () => {
+    const collector = await receiver();
     const port = await freePort();
+    vi.stubEnv('OTEL_SERVICE_NAME', 'from-env');
+    vi.stubEnv('OTEL_RESOURCE_ATTRIBUTES', 'deployment.environment.name=test,team=db%20tools');
+    vi.stubEnv('OTEL_EXPORTER_PROMETHEUS_HOST', '127.0.0.1');
+    vi.stubEnv('OTEL_EXPORTER_PROMETHEUS_PORT', String(port));
+    vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', `http://127.0.0.1:${collector.port}/`);
 
-    const telemetry = await start({
-      env: {
-        OTEL_SERVICE_NAME: 'from-env',
-        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,team=db%20tools',
-        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}/`,
-      },
-    });
+    const telemetry = await start(startTelemetry({ resourceAttributes: { team: 'overridden by the environment', 'service.version': '1.2.3' } }));
     expect(telemetry.metricsUrl).toBe(`http://127.0.0.1:${port}/metrics`);
-    expect(telemetry.tracesUrl).toBe(`http://127.0.0.1:${collectorPort}/v1/traces`);
+    expect(telemetry.traces).toBe('environment');
     const pool = await usersPool({ healthCheckConfig: { minHealthyConnections: 1 } });
     await pool.get('SELECT * FROM users');
 
     const { samples } = await scrape(`http://127.0.0.1:${port}/metrics`);
     const target = samples.find((s) => s.name === 'target_info');
-    expect(target?.labels).toMatchObject({ service_name: 'from-env', deployment_environment_name: 'test', team: 'db tools' });
+    expect(target?.labels).toMatchObject({ service_name: 'from-env', deployment_environment_name: 'test', team: 'db tools', service_version: '1.2.3' });
 
     await telemetry.shutdown();
-    expect(received.length).toBeGreaterThan(0);
-    expect(received[0]).toMatchObject({ url: '/v1/traces', method: 'POST' });
-    expect(received[0]!.bytes).toBeGreaterThan(0);
+    expect(collector.received.length).toBeGreaterThan(0);
+    expect(collector.received[0]).toMatchObject({ url: '/v1/traces', method: 'POST' });
+    expect(collector.received[0]!.bytes).toBeGreaterThan(0);
   });
 
-  it('lets options win over the environment, reads only the env it is given, and rejects a bad port', async () => {
-    vi.stubEnv('OTEL_RESOURCE_ATTRIBUTES', 'leaked=from-process-env');
-    vi.stubEnv('OTEL_SERVICE_NAME', 'process-env-name');
-    onCleanup(() => vi.unstubAllEnvs());
-    const port = await freePort();
-    const telemetry = await start({
-      serviceName: 'from-options',
-      prometheus: { host: '127.0.0.1', port, endpoint: '/prom' },
-      env: { OTEL_SERVICE_NAME: 'from-env', OTEL_EXPORTER_PROMETHEUS_PORT: '1' },
-    });
-    expect(telemetry.metricsUrl).toBe(`http://127.0.0.1:${port}/prom`);
-    const { samples } = await scrape(telemetry.metricsUrl!);
-    expect(samples.find((s) => s.name === 'target_info')?.labels.service_name).toBe('from-options');
-    expect(samples.find((s) => s.name === 'target_info')?.labels.leaked).toBeUndefined();
+  it('exports no spans when nothing says where they go', async () => {
+    const collector = await receiver();
+    const telemetry = await start(startTelemetry({ prometheus: false }));
+    expect(telemetry.traces).toBe('off');
+    const pool = await usersPool({ healthCheckConfig: { minHealthyConnections: 1 } });
+    await pool.get('SELECT * FROM users');
+    expect(trace.getTracer('probe').startSpan('probe').isRecording()).toBe(false);
     await telemetry.shutdown();
+    expect(collector.received).toEqual([]);
+  });
 
-    await expect(startTelemetry({ env: { OTEL_EXPORTER_PROMETHEUS_PORT: 'ninety' } })).rejects.toBeInstanceOf(ConfigurationError);
-    const none = await start({ prometheus: false, env: {} });
+  it('lets options win over the environment, and binds port 0 to a free port that metricsUrl names', async () => {
+    vi.stubEnv('OTEL_SERVICE_NAME', 'process-env-name');
+    vi.stubEnv('OTEL_EXPORTER_PROMETHEUS_PORT', '1');
+    const telemetry = await start(startTelemetry({ serviceName: 'from-options', prometheus: { host: '127.0.0.1', port: 0, endpoint: '/prom' } }));
+    const bound = Number(new URL(telemetry.metricsUrl).port);
+    expect(bound).toBeGreaterThan(1);
+    expect(telemetry.metricsUrl).toBe(`http://127.0.0.1:${bound}/prom`);
+    const { samples } = await scrape(telemetry.metricsUrl);
+    expect(samples.find((s) => s.name === 'target_info')?.labels.service_name).toBe('from-options');
+    expect((await fetch(`http://127.0.0.1:${bound}/metrics`)).status).toBe(404);
+  });
+
+  it('without Prometheus: no endpoint, and the types say so', async () => {
+    const none = await start(startTelemetry({ prometheus: false }));
+    expectTypeOf(none.metricsUrl).toEqualTypeOf<undefined>();
     expect(none.prometheus).toBeUndefined();
     expect(none.metricsUrl).toBeUndefined();
+  });
+
+  it('a busy port rejects with MetricsEndpointError naming OTEL_EXPORTER_PROMETHEUS_PORT, and registers nothing', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise((resolve) => busy.close(resolve)));
+    const port = (busy.address() as net.AddressInfo).port;
+    vi.stubEnv('OTEL_EXPORTER_PROMETHEUS_PORT', String(port));
+
+    const error = await startTelemetry().then(
+      (telemetry) => telemetry.shutdown().then(() => undefined),
+      (rejection: unknown) => rejection,
+    );
+    expect(error).toBeInstanceOf(MetricsEndpointError);
+    expect(error).toMatchObject({ code: 'SQLITE_POOL_METRICS_LISTEN_FAILED', host: '127.0.0.1', port, cause: { code: 'EADDRINUSE' } });
+    expect((error as Error).message).toContain('OTEL_EXPORTER_PROMETHEUS_PORT');
+    expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+    expect(telemetryRegistry.active).toBeUndefined();
+
+    // Nothing was left half-started: the next start, on a free port, works.
+    vi.stubEnv('OTEL_EXPORTER_PROMETHEUS_PORT', '0');
+    const telemetry = await start(startTelemetry());
+    expect((await fetch(telemetry.metricsUrl)).status).toBe(200);
+  });
+
+  it('refuses bad options and variables with ConfigurationError naming them', async () => {
+    const refused = async (options: unknown): Promise<ConfigurationError> => {
+      const error = await startTelemetry(options as Parameters<typeof startTelemetry>[0]).then(
+        (telemetry) => telemetry.shutdown().then(() => undefined),
+        (rejection: unknown) => rejection,
+      );
+      expect(error).toBeInstanceOf(ConfigurationError);
+      return error as ConfigurationError;
+    };
+    expect((await refused({ prometheus: { port: 70_000 } })).option).toBe('prometheus.port');
+    expect((await refused({ prometheus: { endpoint: 'metrics' } })).option).toBe('prometheus.endpoint');
+    expect((await refused({ prometheus: { host: '' } })).option).toBe('prometheus.host');
+    expect((await refused({ prometheus: true })).option).toBe('prometheus');
+    expect((await refused({ servicename: 'typo' })).message).toMatch(/Invalid servicename.*serviceName/);
+    expect((await refused({ otlp: { endpoint: 'http://127.0.0.1:4318' } })).message).toContain('OTEL_EXPORTER_OTLP_ENDPOINT');
+    expect((await refused({ spanExporter: new RecordingExporter(), spanProcessors: [] })).option).toBe('spanExporter');
+    vi.stubEnv('OTEL_EXPORTER_PROMETHEUS_PORT', 'ninety');
+    expect((await refused({})).option).toBe('OTEL_EXPORTER_PROMETHEUS_PORT');
+    expect(telemetryRegistry.active).toBeUndefined();
   });
 });

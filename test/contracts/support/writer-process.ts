@@ -14,7 +14,7 @@ const processId = Number(processArg);
 const callers = Number(callersArg);
 const durationMs = Number(durationArg);
 
-const db = new DatabaseManager({ filename: file as string, poolSize: callers, fileMustExist: true });
+const db = new DatabaseManager({ filename: file, poolSize: callers, fileMustExist: true });
 await db.initialize();
 // Measured from here: start-up (loading modules, opening connections) is not the pool waiting on a lock.
 const stalls = monitorEventLoopDelay({ resolution: 5 });
