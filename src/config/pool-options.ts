@@ -3,6 +3,7 @@ import { filenameFromDatabaseUrl, isMemoryFilename } from './database-url.js';
 import { ConfigurationError } from '../errors.js';
 import { guardLogger, silentLogger, type Logger } from '../logger.js';
 import { checkBoolean, checkKnownKeys, checkNonEmptyString, checkNumber, checkPlainObject } from './option-checks.js';
+import { MODES, isMode, type Mode } from './modes.js';
 import { resolveOnConnect, type OnConnect, type ResolvedOnConnect } from './on-connect.js';
 
 /** Options of `new DatabaseManager(options)`. Give `databaseUrl` or `filename`. */
@@ -86,7 +87,7 @@ export interface DatabaseManagerOptions {
    * connection is a new process.
    * @default 'thread'
    */
-  mode?: 'thread' | 'worker';
+  mode?: Mode;
   /**
    * Worker mode: the default `timeoutMs` of every statement; `Infinity` for none. The in-thread
    * mode cannot interrupt a statement and ignores it.
@@ -111,7 +112,7 @@ export interface ResolvedPoolOptions {
   readonly statementCacheSize: number;
   readonly poolName: string | undefined;
   readonly logger: Logger;
-  readonly mode: 'thread' | 'worker';
+  readonly mode: Mode;
   readonly queryTimeoutMs: number;
 }
 
@@ -169,8 +170,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
       `expected at most poolSize (${poolSize})`,
     );
   }
-  if (resolved.mode === 'worker' && resolved.onConnect?.fn !== undefined) {
-    throw new ConfigurationError('onConnect', 'a function', "with mode 'worker' takes a module specifier (a function cannot cross into a worker process): put the function in a module and pass its path or file: URL");
+  if (!MODES[resolved.mode].functionsReachConnections && resolved.onConnect?.fn !== undefined) {
+    throw new ConfigurationError('onConnect', 'a function', `with mode '${resolved.mode}' takes a module specifier (a function cannot cross into a worker process): put the function in a module and pass its path or file: URL`);
   }
   if (isMemoryFilename(filename) && poolSize > 1) {
     throw new ConfigurationError('poolSize', poolSize, 'expected 1 for ":memory:": every connection to ":memory:" opens a separate, empty database');
@@ -221,8 +222,8 @@ function checkPlainObjectOrInstance(option: string, value: unknown): Record<stri
   return value as Record<string, unknown>;
 }
 
-function resolveMode(value: unknown): 'thread' | 'worker' {
+function resolveMode(value: unknown): Mode {
   if (value === undefined) return 'thread';
-  if (value === 'thread' || value === 'worker') return value;
-  throw new ConfigurationError('mode', value, "expected 'thread' or 'worker'");
+  if (isMode(value)) return value;
+  throw new ConfigurationError('mode', value, `expected ${Object.keys(MODES).map((mode) => `'${mode}'`).join(' or ')}`);
 }

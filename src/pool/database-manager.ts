@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { basename } from 'node:path';
 import { checkAcquireOptions, type AcquireOptions, type QueryOptions } from '../config/call-options.js';
 import type { HealthCheckConfig } from '../config/health-check-config.js';
+import type { Mode } from '../config/modes.js';
 import { resolvePoolOptions, type DatabaseManagerOptions, type ResolvedPoolOptions } from '../config/pool-options.js';
 import type { BindParameters } from '../backend/statement-call.js';
 import { PoolClosedError } from '../errors.js';
@@ -55,7 +56,7 @@ export class DatabaseManager implements ObservedPool, MonitoredPool, AsyncDispos
   }
 
   /** `'thread'` or `'worker'`: where the connections run. */
-  get mode(): 'thread' | 'worker' {
+  get mode(): Mode {
     return this.options.mode;
   }
 
