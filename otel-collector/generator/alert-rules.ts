@@ -77,7 +77,7 @@ export function poolAlertRules(scale = 1): AlertRule[] {
       forSeconds: 0,
       summary: (v) => `{{ ${v} }} connection(s) of pool ${pool} failed and were replaced in the last 5 minutes`,
       meaning:
-        'Connections broke and the pool closed and replaced them: close reason unhealthy (a failed probe: the file deleted or replaced, a closed handle, too many failures in a row) or error (a connection-level error in a statement: SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_IOERR, a closed handle; a stopped worker).',
+        'Connections broke or kept failing and the pool closed and replaced them: close reason error (a probe found the handle closed, the file deleted or replaced, or corruption; the worker process stopped) or unhealthy (more failed probes in a row than maxConsecutiveFailures).',
       runbook:
         'Look at the close reasons and the health-check failures by error type on the dashboard; check that the database file is still the one that was opened (not deleted, moved or restored over) and not corrupt (PRAGMA integrity_check), the disk, and code that closes a lease\'s raw handle. The pool logs each replacement at warn level.',
     },
