@@ -92,6 +92,20 @@ export class ConnectionCreateError extends SqlitePoolError {
   }
 }
 
+/**
+ * Opening a connection took longer than `connectTimeoutMs` (an `onConnect` that never settled, a
+ * process that never answered): the open was abandoned, its handle closed or its process killed.
+ * It reaches callers as the `cause` of a `ConnectionCreateError`.
+ */
+export class OpenTimeoutError extends SqlitePoolError {
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super('SQLITE_POOL_CONNECT_TIMEOUT', `opening took longer than connectTimeoutMs (${timeoutMs} ms); it was abandoned`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** A lease was used after it was released. */
 export class LeaseReleasedError extends SqlitePoolError {
   constructor(connectionId: string) {

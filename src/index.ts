@@ -24,6 +24,7 @@ export {
   AcquireAbortedError,
   PoolClosedError,
   ConnectionCreateError,
+  OpenTimeoutError,
   LeaseReleasedError,
   HealthCheckError,
   QueryTimeoutError,

@@ -51,42 +51,40 @@ function closedTotal(pool: DatabaseManager): number {
 }
 
 describe('the database file is deleted while the pool runs', () => {
-  test('every connection to the unlinked file is replaced; callers get connections to the file at the path', async () => {
+  test('every connection to the unlinked file is retired before a borrower gets it, and no empty database appears at the path', async () => {
     useFakeClock();
-    const { file, pool, logger } = setup({ healthCheckConfig: { cacheDurationMs: 0 } });
+    const { file, pool } = setup({ healthCheckConfig: { cacheDurationMs: 0 } });
     await seed(pool);
     const before = [...pool.connections()];
     expect(before).toHaveLength(2);
     fs.unlinkSync(file); // as `rm app.db` would: the -wal and -shm files stay
 
-    // A borrower probes first (cacheDurationMs 0): it is never handed a connection to the old inode.
-    const lease = await pool.getConnection();
-    expect(before).not.toContain(lease.healthyConnection);
-    expect(fs.existsSync(file)).toBe(true); // the new connection created a new, empty database
-    expect(await lease.all("SELECT name FROM sqlite_master WHERE type = 'table'")).toEqual([]);
-    lease.release();
-    const cycle = await pool.healthManager.runCycle();
-    expect(cycle.failed).toBe(0); // the borrow already retired what was left
+    // A borrower probes first (cacheDurationMs 0): it is never handed a connection to the old inode,
+    // and the pool does not open a new, empty database in its place.
+    const borrowing = captureRejection(pool.getConnection({ timeoutMs: 1000 }));
+    await advance(1000);
+    const error = (await borrowing) as AcquireTimeoutError;
+    expect(error).toBeInstanceOf(AcquireTimeoutError);
+    expect(((error.cause as Error).cause as { code: string }).code).toBe('SQLITE_CANTOPEN');
+    expect(fs.existsSync(file)).toBe(false);
 
     const stats = pool.getConnectionStatsSync();
     expect(stats.lifetime.closed.error).toBe(2);
     expect(stats.lifetime.healthCheckFailures).toBe(2);
-    expect(stats).toMatchObject({ poolSize: 2, healthyConnections: 2 });
+    expect(stats.lifetime.openFailures).toBeGreaterThan(0);
+    expect(stats.poolSize).toBe(0);
     expect(before.every((c) => !c.connection.open)).toBe(true);
-    // Each probe finds the file gone, or (once a replacement has created a new file at the path)
-    // the path naming another file.
-    const failures = logger.messages('warn').filter((m) => m.startsWith('Health check failed'));
-    expect(failures).toHaveLength(2);
-    for (const failure of failures) expect(failure).toMatch(new RegExp(`The database file ${file} (no longer exists|was replaced by another file)`));
   });
 
-  test('the monitor finds it too (fatal on the first probe), and refills to the minimum', async () => {
+  test('the monitor finds it too (fatal on the first probe), and cannot refill until the file is back', async () => {
     const { file, pool } = setup();
     await seed(pool);
     fs.unlinkSync(file);
     expect(await pool.healthManager.runCycle()).toEqual({ retired: 0, probed: 2, failed: 2 });
-    expect(pool.getConnectionStatsSync()).toMatchObject({ poolSize: 2, healthyConnections: 2, unhealthyConnections: 0 });
-    expect(pool.getConnectionStatsSync().lifetime.closed.error).toBe(2);
+    const stats = pool.getConnectionStatsSync();
+    expect(stats).toMatchObject({ poolSize: 0, unhealthyConnections: 0 });
+    expect(stats.lifetime.closed.error).toBe(2);
+    expect(stats.lifetime.openFailures).toBeGreaterThan(0);
   });
 
   test('LIMIT: within cacheDurationMs of the last passing probe, a borrower can still get a connection to the deleted file', async () => {
@@ -102,20 +100,20 @@ describe('the database file is deleted while the pool runs', () => {
     expect(await lease.all('SELECT owner FROM accounts')).toHaveLength(2); // reads the unlinked inode
     lease.release();
     await advance(5000);
-    const next = await pool.getConnection(); // cache expired: probed, replaced
-    expect(before).not.toContain(next.healthyConnection);
-    next.release();
+    // Cache expired: probed and retired, and nothing to replace it with until the file is back.
+    const next = captureRejection(pool.getConnection({ timeoutMs: 100 }));
+    await advance(100);
+    expect(await next).toBeInstanceOf(AcquireTimeoutError);
+    expect(pool.getConnectionStatsSync().lifetime.closed.error).toBe(2);
   });
 
-  test('with fileMustExist the pool cannot refill until the file is back: acquire times out with the cause; then it recovers', async () => {
+  test('the pool cannot refill until the file is back (fileMustExist: false created it once, not again): acquire times out with the cause; then it recovers', async () => {
     useFakeClock();
     const { file, pool } = setup({ fileMustExist: false, acquireTimeoutMs: 1000 });
     await seed(pool);
     await pool.healthManager.runCycle();
     const backup = `${file}.bak`;
     await pool.withConnection((db) => db.backup(backup));
-    // From now on, never create a database at the path.
-    (pool.options as { fileMustExist: boolean }).fileMustExist = true;
     fs.unlinkSync(file);
     await pool.healthManager.runCycle();
     let stats = pool.getConnectionStatsSync();

@@ -8,8 +8,13 @@ export interface BackendOptions {
   readonly fileMustExist: boolean;
   readonly pragmas: Readonly<Record<string, string | number | boolean>>;
   readonly statementCacheSize: number;
-  /** Worker mode: the child's own busy timeout (the child may block; the caller's event loop never does). */
+  /**
+   * How long opening waits for a lock held elsewhere: in-thread asynchronously, in worker mode as
+   * the child's own busy timeout (the child may block; the caller's event loop never does).
+   */
   readonly busyTimeoutMs: number;
   /** Run with each new connection: a function (in-thread), or a module each process imports. */
   readonly onConnect: ResolvedOnConnect | undefined;
+  /** Abandons the open (the pool is closing, `connectTimeoutMs` ran out): its handle is closed, its process killed. */
+  readonly signal?: AbortSignal;
 }

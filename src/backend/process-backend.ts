@@ -38,6 +38,7 @@ export class ProcessBackend implements ConnectionBackend {
         connectModule: options.onConnect?.module,
       },
       options.label,
+      options.signal,
     );
     return new ProcessBackend(channel, options);
   }

@@ -76,17 +76,29 @@ export class ProcessChannel {
   }
 
   /** Starts a child and waits until its connection is open; rejects with the open error. */
-  static open(options: ChildOptions, label: string): Promise<ProcessChannel> {
+  static open(options: ChildOptions, label: string, signal?: AbortSignal): Promise<ProcessChannel> {
+    signal?.throwIfAborted();
     const child = startChild(options);
     register(child);
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
-      const onExit = (code: number | null): void => reject(new WorkerExitedError(label, `exited with code ${code} before its connection opened`));
+      let abandoned = false;
+      const onExit = (code: number | null): void =>
+        reject(abandoned ? (signal?.reason as Error) : new WorkerExitedError(label, `exited with code ${code} before its connection opened`));
+      // Abandoned (the pool closes, the open ran out of time): the process goes, whatever it is
+      // doing, and the open fails once it has exited, so no process outlives the pool's close().
+      const onAbort = (): void => {
+        abandoned = true;
+        child.kill('SIGKILL');
+      };
       child.once('error', onError);
       child.once('exit', onExit);
+      signal?.addEventListener('abort', onAbort, { once: true });
       child.once('message', (ready: ChildReady) => {
+        if (abandoned) return; // it is being killed; its exit rejects
         child.off('error', onError);
         child.off('exit', onExit);
+        signal?.removeEventListener('abort', onAbort);
         if (ready.ready) resolve(new ProcessChannel(child, label));
         else {
           child.kill('SIGKILL');

@@ -6,6 +6,8 @@ import { lockRetryDelay, pause } from '../lock-wait.js';
 import type { BackendCursor, ConnectionBackend, IterateRequest, ProbeRequest, RowBatch, StatementRequest, SyncAccess } from './backend.js';
 import type { BackendOptions } from './backend-options.js';
 import { applyPragmas } from './pragmas.js';
+import { whileLocked } from './while-locked.js';
+import { untilAborted } from '../abortable.js';
 import { callStatement } from './statement-call.js';
 import { StatementCache, applyModes } from './statement-cache.js';
 
@@ -52,13 +54,17 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
 
   /** Opens, applies the pragmas (read back) and runs `onConnect`; closes the handle if any step fails. */
   static async open(options: BackendOptions): Promise<ThreadBackend> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const db = new Database(options.filename, { readonly: options.readonly, fileMustExist: options.fileMustExist, timeout: 0 });
     try {
-      applyPragmas(db, options.pragmas);
+      // A lock held elsewhere is waited for asynchronously, up to busyTimeoutMs for the whole open.
+      const deadline = now() + options.busyTimeoutMs;
+      await whileLocked(db, (handle) => applyPragmas(handle, options.pragmas), deadline, signal);
       const onConnect = options.onConnect;
       // import() caches the module: a pool's connections share one load.
-      const connect = onConnect?.fn ?? (onConnect?.module === undefined ? undefined : await loadConnectFunction(onConnect.module));
-      await connect?.(db);
+      const connect = onConnect?.fn ?? (onConnect?.module === undefined ? undefined : await untilAborted(loadConnectFunction(onConnect.module), signal));
+      if (connect !== undefined) await whileLocked(db, connect, deadline, signal);
     } catch (error) {
       if (db.open) db.close();
       throw error;

@@ -36,6 +36,15 @@ export interface DatabaseManagerOptions {
    */
   closeTimeoutMs?: number;
   /**
+   * How long opening one connection may take in all (the file, the pragmas, a lock held elsewhere,
+   * `onConnect`, the first probe; in worker mode the process's start) before it is abandoned: its
+   * handle is closed or its process killed, and the open fails like any other (`ConnectionCreateError`
+   * with an `OpenTimeoutError` cause, counted, retried with back-off). `Infinity` for no limit.
+   * `close()` never waits for an open: it abandons the ones under way.
+   * @default 30000
+   */
+  connectTimeoutMs?: number;
+  /**
    * How long a statement waits in all for a lock held by another connection (of this pool,
    * another pool or another process) before it fails with `BusyTimeoutError` (code
    * `SQLITE_BUSY`). The wait is asynchronous: in-thread connections never sit in SQLite's busy
@@ -104,6 +113,7 @@ export interface ResolvedPoolOptions {
   readonly acquireTimeoutMs: number;
   readonly leakDetectionThresholdMs: number;
   readonly closeTimeoutMs: number;
+  readonly connectTimeoutMs: number;
   readonly busyTimeoutMs: number;
   readonly pragmas: Readonly<Record<string, string | number | boolean>>;
   readonly readonly: boolean;
@@ -121,7 +131,7 @@ const NO_JOURNAL_DEFAULT_PRAGMAS = Object.freeze({ synchronous: 'NORMAL', foreig
 
 const KNOWN_KEYS = [
   'databaseUrl', 'filename', 'poolSize', 'healthCheckConfig', 'acquireTimeoutMs', 'leakDetectionThresholdMs',
-  'closeTimeoutMs', 'busyTimeoutMs', 'pragmas', 'readonly', 'fileMustExist', 'onConnect', 'statementCacheSize',
+  'closeTimeoutMs', 'connectTimeoutMs', 'busyTimeoutMs', 'pragmas', 'readonly', 'fileMustExist', 'onConnect', 'statementCacheSize',
   'poolName', 'logger', 'mode', 'queryTimeoutMs',
 ] as const satisfies readonly (keyof DatabaseManagerOptions)[];
 
@@ -134,7 +144,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   const poolSize = options.poolSize === undefined ? 10 : checkNumber('poolSize', options.poolSize, { min: 1, integer: true });
   const healthCheckConfig = HealthCheckConfig.from(options.healthCheckConfig, 'healthCheckConfig');
   const milliseconds = (name: keyof DatabaseManagerOptions, fallback: number, min = 0): number =>
-    options[name] === undefined ? fallback : checkNumber(name, options[name], { min, allowInfinity: name === 'acquireTimeoutMs' });
+    options[name] === undefined ? fallback : checkNumber(name, options[name], { min, allowInfinity: name === 'acquireTimeoutMs' || name === 'connectTimeoutMs' });
 
   const resolved: ResolvedPoolOptions = {
     filename,
@@ -143,6 +153,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     acquireTimeoutMs: milliseconds('acquireTimeoutMs', 30_000),
     leakDetectionThresholdMs: milliseconds('leakDetectionThresholdMs', 0),
     closeTimeoutMs: milliseconds('closeTimeoutMs', 5000),
+    connectTimeoutMs: milliseconds('connectTimeoutMs', 30_000, 1),
     busyTimeoutMs: options.busyTimeoutMs === undefined ? 5000 : checkNumber('busyTimeoutMs', options.busyTimeoutMs, { min: 0, integer: true, max: 0x7fffffff }),
     // A read-only connection cannot set the journal mode (SQLITE_READONLY on a rollback-journal file),
     // and an in-memory database has no journal file to put in WAL mode.

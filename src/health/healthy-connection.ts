@@ -5,7 +5,7 @@ import { now } from '../clock.js';
 import { HealthCheckConfig, type HealthCheckOptions } from '../config/health-check-config.js';
 import { HealthCheckError, SqlitePoolError } from '../errors.js';
 import type { ConnectionMetrics, ConnectionStats, HealthCheckResult } from './health-types.js';
-import { ConnectionStatus, closeReasonFor, isExpiredAt, isNearlyExpiredAt, statusAt, type Broken, type CloseReason } from './status.js';
+import { ConnectionStatus, closeReasonFor, isExpiredAt, isNearlyExpiredAt, nearLimitAt, statusAt, type Broken, type CloseReason } from './status.js';
 
 export { ConnectionStatus } from './status.js';
 
@@ -121,6 +121,11 @@ export class HealthyConnection {
   /** @internal Past most of its age or usage limit: the pool opens its successor ahead of need. */
   nearlyExpiredAt(nowMs: number): boolean {
     return isNearlyExpiredAt(this.#metrics, this.config, nowMs);
+  }
+
+  /** Which limit a nearly expired connection is close to (the close reason if it is retired early). */
+  nearLimitAt(nowMs: number): 'max_age' | 'max_usage' {
+    return nearLimitAt(this.#metrics, this.config, nowMs);
   }
 
   /** Idle for longer than `maxIdleTimeMs`. */

@@ -55,6 +55,11 @@ export function isNearlyExpiredAt(usage: Usage, config: HealthCheckConfig, nowMs
   return nowMs - usage.createdAt > config.maxAgeMs * NEARLY_EXPIRED || usage.usageCount > config.maxUsage * NEARLY_EXPIRED;
 }
 
+/** The limit a nearly expired connection is close to: its age, else its usage. */
+export function nearLimitAt(usage: Usage, config: HealthCheckConfig, nowMs: number): 'max_age' | 'max_usage' {
+  return nowMs - usage.createdAt > config.maxAgeMs * NEARLY_EXPIRED ? 'max_age' : 'max_usage';
+}
+
 /** The close reason for a connection retired in this status. */
 export function closeReasonFor(broken: Broken, usage: Usage, config: HealthCheckConfig, status: ConnectionStatus, nowMs: number): CloseReason {
   switch (status) {

@@ -114,9 +114,14 @@ export class DatabaseManager implements ObservedPool, MonitoredPool, AsyncDispos
       return Promise.reject(error);
     }
     const stack = this.#core.leaks.acquireStack();
-    if (this.#state === 'open') return this.#core.acquire(options?.timeoutMs ?? this.options.acquireTimeoutMs, options?.signal, stack);
+    const timeoutMs = options?.timeoutMs ?? this.options.acquireTimeoutMs;
+    if (this.#state === 'open') return this.#core.acquire(timeoutMs, options?.signal, stack);
     if (this.closed) return Promise.reject(new PoolClosedError());
-    return this.initialize().then(() => this.#core.acquire(options?.timeoutMs ?? this.options.acquireTimeoutMs, options?.signal, stack));
+    // First use: the caller waits in line while the pool opens, its timeout and signal armed; a
+    // failed opening reaches it as the error initialize() throws.
+    const lease = this.#core.wait(timeoutMs, options?.signal, stack);
+    this.initialize().catch(() => undefined);
+    return lease;
   }
 
   /** Runs `fn` with a lease and releases it on every path (both modes). */
@@ -204,7 +209,10 @@ export class DatabaseManager implements ObservedPool, MonitoredPool, AsyncDispos
     if (this.#state !== 'opening' || failure !== undefined) {
       for (const entry of [...core.set.values()]) core.retirement.retire(entry, 'shutdown');
       await core.retirement.settled();
-      throw failure === undefined ? new PoolClosedError('The pool was closed while it was opening') : failure.reason;
+      const error: unknown = this.#state !== 'opening' ? new PoolClosedError('The pool was closed while it was opening') : failure?.reason;
+      // The first callers waiting for this opening learn why it failed.
+      for (const waiter of core.waiters.drain()) waiter.fail(error);
+      throw error;
     }
     this.#poolName = uniquePoolName(this.#poolName, this.options.poolName !== undefined);
     telemetryRegistry.pools.add(this);
@@ -212,13 +220,16 @@ export class DatabaseManager implements ObservedPool, MonitoredPool, AsyncDispos
     core.lending = true;
     telemetryRegistry.active?.poolOpened(this);
     this.options.logger.info(`Pool ${this.poolName} opened ${core.set.size} connection(s) to ${this.namespace}`);
-    if (this.healthCheckConfig.enabled) await this.healthManager.startMonitoring(this);
+    // The callers that waited for the opening are served first, then monitoring starts.
     core.pump.run();
+    if (this.healthCheckConfig.enabled) await this.healthManager.startMonitoring(this);
   }
 
   async #close(timeoutMs: number): Promise<CloseReport> {
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
+    // An open under way may never finish (an onConnect that hangs): close() abandons it rather than wait.
+    this.#core.opener.abandon(new PoolClosedError('The pool was closed while this connection was opening'));
     await this.#opening?.catch(() => undefined);
     const report = await shutDown(this.#core, this.monitoring, timeoutMs);
     telemetryRegistry.pools.delete(this);

@@ -2,11 +2,13 @@ import type { ConnectionBackend } from '../backend/backend.js';
 import { openBackend } from '../backend/open-backend.js';
 import { now } from '../clock.js';
 import type { ResolvedPoolOptions } from '../config/pool-options.js';
-import { ConfigurationError, ConnectionCreateError, errorMessage } from '../errors.js';
+import { isMemoryFilename } from '../config/database-url.js';
+import { ConfigurationError, ConnectionCreateError, OpenTimeoutError, errorMessage } from '../errors.js';
 import { telemetryRegistry, type ObservedPool, type TraceHandle } from '../telemetry/pool-telemetry.js';
 import type { ConnectionSet } from './connection-set.js';
 import type { Housekeeper } from './housekeeper.js';
 import type { PoolEntry } from './pool-entry.js';
+import { SUMMARY_EVERY_MS } from './summarized-warning.js';
 import type { LifetimeCounters } from './statistics.js';
 
 /** What the opener needs from its pool. */
@@ -26,7 +28,6 @@ export interface OpenerHost {
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
-const SUMMARY_EVERY_MS = 30_000;
 
 /**
  * Opens the pool's connections, in either mode, the only place that does: configures them,
@@ -44,6 +45,16 @@ export class Opener {
   #outage: { since: number; failures: number; sinceSummary: number } | undefined;
   /** Opens under way (each settles once its connection has arrived, or failed and closed). */
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** One per open under way: aborted when the open runs past `connectTimeoutMs`, or all at once by `abandon()`. */
+  readonly #controllers = new Set<AbortController>();
+  /** Set by `abandon()`: no open starts again. */
+  #abandoned: Error | undefined;
+  /**
+   * Whether the database file exists, as far as the pool knows: true once a connection opened it.
+   * From then on a missing file is an outage, not a file to create again: replacements open with
+   * `fileMustExist`, so the pool never lends connections to a new, empty database in its place.
+   */
+  #fileExists = false;
   /** The last open error, for the acquire-timeout message; cleared by a successful open. */
   lastError: unknown = undefined;
 
@@ -74,6 +85,15 @@ export class Opener {
     );
   }
 
+  /**
+   * Stops every open under way (each closes its handle or kills its process, then fails with
+   * `reason`) and refuses new ones: `close()` does not wait for an open that may never finish.
+   */
+  abandon(reason: Error): void {
+    this.#abandoned = reason;
+    for (const controller of this.#controllers) controller.abort(reason);
+  }
+
   /** Waits until no open is under way. */
   async settled(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
@@ -101,22 +121,45 @@ export class Opener {
     const options = host.options;
     const startedAt = now();
     let backend: ConnectionBackend | undefined;
+    const controller = new AbortController();
+    const timer = this.#deadline(controller);
+    this.#controllers.add(controller);
     try {
-      backend = await openBackend(options.mode, { ...options, label: 'a new connection' });
+      if (this.#abandoned !== undefined) throw this.#abandoned;
+      const signal = controller.signal;
+      const fileMustExist = options.fileMustExist || (this.#fileExists && !isMemoryFilename(options.filename));
+      backend = await openBackend(options.mode, { ...options, fileMustExist, signal, label: 'a new connection' });
       const entry = host.entryFor(backend, `conn_${++this.#ids}`);
       if (options.healthCheckConfig.enabled) {
         const result = await entry.probe('connect', parent, true);
         if (!result.passed) throw result.error ?? new Error('The new connection failed its first probe');
       }
+      signal.throwIfAborted();
       // A connection that died during its first probe is a failed open, not a pool connection to retire.
       if (!backend.open) throw new Error('The connection closed during its first probe');
+      this.#fileExists = true;
       this.#opened(entry, parent, startedAt);
       return entry;
     } catch (error) {
       if (backend !== undefined) await backend.close().catch(() => undefined);
       host.set.opening--;
+      // An open the pool abandoned because it is closing is not a failure of the database.
+      if (error === this.#abandoned) throw error;
       throw this.#failed(error, parent, startedAt);
+    } finally {
+      clearTimeout(timer);
+      this.#controllers.delete(controller);
     }
+  }
+
+  /** Aborts the open past `connectTimeoutMs`: an `onConnect` that never settles must not hold a place in the pool forever. */
+  #deadline(controller: AbortController): NodeJS.Timeout | undefined {
+    const timeoutMs = this.#host.options.connectTimeoutMs;
+    if (!Number.isFinite(timeoutMs)) return undefined;
+    const timer = setTimeout(() => controller.abort(new OpenTimeoutError(timeoutMs)), Math.min(timeoutMs, 0x7fffffff));
+    // The open itself (its promise, its process) is what keeps the process alive while it runs.
+    timer.unref();
+    return timer;
   }
 
   #opened(entry: PoolEntry, parent: TraceHandle | undefined, startedAt: number): void {

@@ -18,6 +18,7 @@ import { PoolEntry } from './pool-entry.js';
 import { Pump, type AcquireWaiter } from './pump.js';
 import { Retirement } from './retirement.js';
 import { Statistics } from './statistics.js';
+import { SUMMARY_EVERY_MS, SummarizedWarning } from './summarized-warning.js';
 import { WriteGate } from './write-gate.js';
 
 interface Waiter extends AcquireWaiter {
@@ -50,6 +51,7 @@ export class PoolCore implements LeaseHost, OpenerHost {
   lending = false;
   /** While closing: called when the last lease has come back. */
   drained: (() => void) | undefined = undefined;
+  readonly #timeoutWarnings: SummarizedWarning;
 
   constructor(options: ResolvedPoolOptions, observed: ObservedPool) {
     this.options = options;
@@ -62,6 +64,12 @@ export class PoolCore implements LeaseHost, OpenerHost {
       aborted: (waiter) => waiter.fail(new AcquireAbortedError(waiter.signal?.reason)),
     });
     this.statistics = new Statistics(this.set, () => this.waiters.size, () => ({ max: options.poolSize, min: options.healthCheckConfig.minHealthyConnections }));
+    this.#timeoutWarnings = new SummarizedWarning(
+      this.housekeeper,
+      'acquire-timeout-summary',
+      logger,
+      (count, last) => `${count} more acquire timeout(s) in the last ${SUMMARY_EVERY_MS / 1000} s; the last: ${last}`,
+    );
     this.gate = new WriteGate(this.housekeeper);
     this.opener = new Opener(this);
     this.retirement = new Retirement(this.set, this.lifetime, observed, logger, (parent) => {
@@ -98,8 +106,9 @@ export class PoolCore implements LeaseHost, OpenerHost {
   /** A lease now if one is ready (the fast path), else a place in line until `timeoutMs`. */
   acquire(timeoutMs: number, signal: AbortSignal | undefined, acquireStack: string | undefined): Promise<Lease> {
     if (!this.lending) return Promise.reject(new PoolClosedError());
+    if (signal?.aborted === true) return Promise.reject(new AcquireAbortedError(signal.reason));
     const entry = this.pump.lendNow(acquireStack);
-    if (entry === undefined) return this.#enqueue(timeoutMs, signal, acquireStack);
+    if (entry === undefined) return this.wait(timeoutMs, signal, acquireStack);
     const telemetry = telemetryRegistry.active;
     if (telemetry !== undefined) telemetry.acquireEnded(this.observed, telemetry.acquireStarted(this.observed), 0, entry.id, undefined);
     return Promise.resolve(new Lease(entry, this));
@@ -183,7 +192,11 @@ export class PoolCore implements LeaseHost, OpenerHost {
     });
   }
 
-  #enqueue(timeoutMs: number, signal: AbortSignal | undefined, acquireStack: string | undefined): Promise<Lease> {
+  /**
+   * A place in line until `timeoutMs`; also while the pool is still opening (first use), when the
+   * pump serves the line as soon as the pool lends.
+   */
+  wait(timeoutMs: number, signal: AbortSignal | undefined, acquireStack: string | undefined): Promise<Lease> {
     if (signal?.aborted === true) return Promise.reject(new AcquireAbortedError(signal.reason));
     const enqueuedAt = now();
     const telemetry = telemetryRegistry.active;
@@ -220,7 +233,16 @@ export class PoolCore implements LeaseHost, OpenerHost {
       return;
     }
     const status = entry.healthy.statusAt(t);
-    if (status === ConnectionStatus.HEALTHY && entry.healthy.nearlyExpiredAt(t)) this.set.markExpiring(entry);
+    if (status === ConnectionStatus.HEALTHY && entry.healthy.nearlyExpiredAt(t)) {
+      this.set.markExpiring(entry);
+      // In full use the pool has no room for its successor. Retired now, while another connection
+      // serves, the successor opens during their work instead of during a caller's wait at the limit.
+      if (this.set.capacityUsed >= this.options.poolSize && this.set.size - this.set.expiring > 0) {
+        this.retirement.retire(entry, entry.healthy.nearLimitAt(t));
+        this.pump.run();
+        return;
+      }
+    }
     if (status !== ConnectionStatus.HEALTHY) this.retirement.retire(entry, entry.healthy.closeReason(status, t));
     else if (entry.suspect) {
       // A connection-level error that may concern another file: a deep probe decides now.
@@ -266,7 +288,7 @@ export class PoolCore implements LeaseHost, OpenerHost {
     this.lifetime.timeouts++;
     telemetryRegistry.active?.acquireTimedOut(this.observed);
     const error = new AcquireTimeoutError(timeoutMs, this.statistics.occupancy(), this.opener.lastError);
-    this.options.logger.warn(error.message);
+    this.#timeoutWarnings.report(error.message);
     return error;
   }
 }

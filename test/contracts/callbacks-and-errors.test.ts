@@ -109,8 +109,10 @@ describe("errors that concern another file", () => {
     const id = lease.connectionId;
     lease.release();
     for (const suffix of ['', '-wal', '-shm']) fs.rmSync(filename + suffix, { force: true });
+    fs.copyFileSync(seededFile(), filename); // a backup put back
     await using again = await db.getConnection();
     expect(again.connectionId).not.toBe(id);
+    expect(await again.get('SELECT count(*) AS n FROM users')).toEqual({ n: 3 });
   });
 });
 

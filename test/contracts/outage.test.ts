@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test } from 'vitest';
+import { AcquireTimeoutError, ConnectionCreateError } from '../../src/index.js';
 import { advance, captureLogger, tempDir, useFakeClock } from '../helpers/temp-db.js';
 import { pool, seededFile } from './support.js';
 
@@ -37,4 +38,45 @@ test('three minutes without the database: few attempts, counted, a handful of lo
   expect([...db.connections()].map((c) => c.connectionId).sort()).toEqual(['conn_3', 'conn_4']);
   expect(logger.entries.filter((e) => e.level === 'info').length).toBeGreaterThan(0); // the recovery
   expect(await db.get('SELECT count(*) AS n FROM users')).toEqual({ n: 3 });
+});
+
+test('a minute of acquire timeouts with 4 callers retrying: every one counted, the log summarized', async () => {
+  useFakeClock();
+  const dir = path.join(tempDir(), 'data');
+  fs.mkdirSync(dir);
+  const filename = path.join(dir, 'app.db');
+  fs.copyFileSync(seededFile(), filename);
+  const logger = captureLogger();
+  const db = pool({ filename, fileMustExist: true, poolSize: 2, acquireTimeoutMs: 200, logger, healthCheckConfig: { minHealthyConnections: 2, cacheDurationMs: 100 } });
+  await db.initialize();
+  fs.renameSync(dir, `${dir}.away`);
+  logger.clear();
+  let stop = false;
+  const callers = Array.from({ length: 4 }, async () => {
+    while (!stop) await db.get('SELECT 1').catch(() => undefined);
+  });
+  await advance(60_000);
+  stop = true;
+  fs.renameSync(`${dir}.away`, dir);
+  await advance(10_000);
+  await Promise.all(callers);
+  expect(db.getConnectionStatsSync().lifetime.timeouts).toBeGreaterThan(100);
+  const warnings = logger.entries.filter((e) => e.level === 'warn' || e.level === 'error');
+  // Probes and retirements, the first failed open and the first timeout, then a summary of each per 30 s.
+  expect(warnings.length).toBeLessThanOrEqual(2 + 2 + 2 + 2 * (60_000 / 30_000));
+});
+
+test('a deleted file is an outage, not a new empty database: replacements need the file the pool opened', async () => {
+  useFakeClock();
+  const filename = seededFile(3);
+  const db = pool({ filename, poolSize: 2, acquireTimeoutMs: 1000, healthCheckConfig: { cacheDurationMs: 0 } });
+  expect(await db.get('SELECT count(*) AS n FROM users')).toEqual({ n: 3 });
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(filename + suffix, { force: true });
+  const reading = db.get('SELECT count(*) AS n FROM users').catch((error: unknown) => error);
+  await advance(1000);
+  const error = await reading;
+  expect(error).toBeInstanceOf(AcquireTimeoutError);
+  expect((error as AcquireTimeoutError).cause).toBeInstanceOf(ConnectionCreateError);
+  expect(fs.existsSync(filename)).toBe(false);
+  expect(db.getConnectionStatsSync().lifetime.openFailures).toBeGreaterThan(0);
 });

@@ -5,6 +5,7 @@ import type { DatabaseManager } from '../../src/pool/database-manager.js';
 import { AcquireTimeoutError } from '../../src/errors.js';
 import { CLOSE_REASONS, METRIC_DEFINITIONS, MICROSECOND_BUCKETS_SECONDS, type MetricDefinition, type MetricName } from '../../src/telemetry/metric-definitions.js';
 import { settled } from '../helpers/settled.js';
+import { seededFile } from '../contracts/support.js';
 import { flush, histogram, histogramCount, metric, newPool, points, tempDir, telemetryHarness, usersPool, value } from './harness.js';
 
 /** Every metric of METRIC_DEFINITIONS, looked up by name, after scripted workloads. */
@@ -252,6 +253,9 @@ describe('metrics', () => {
     // One cycle probes both before it refills: both find the file missing.
     expect(histogram(failures, { 'sqlite_pool.health_check.result': 'failure', 'error.type': 'SQLITE_POOL_FILE_MISSING' }).count).toBe(2);
 
+    // Replacements need the file the pool opened (no new empty database): put one back, refill.
+    fs.copyFileSync(seededFile(), pool.namespace);
+    await pool.healthManager.runCycle();
     vi.useRealTimers();
     await pool.close();
     all = await h.reader.metrics();
