@@ -12,6 +12,8 @@ import { telemetryRegistry, type PoolTelemetry, type TraceHandle } from '../tele
 /** What a lease statement needs from its lease. */
 export interface StatementLease extends StatementOwner {
   readonly context: RunContext;
+  /** The lease-bound `Database` (`lease.connection`); throws `LeaseReleasedError` after release. */
+  readonly connection: Database;
   /** The connection while the lease holds it; throws `LeaseReleasedError` after. */
   current(): LeasedConnection;
   opened(work: OpenWork): void;
@@ -63,8 +65,9 @@ export class LeaseStatement {
     return this.#statement().busy;
   }
 
+  /** The lease's `connection`, never the connection's own handle: it ends with the lease. */
   get database(): Database {
-    return this.#access().db;
+    return this.#lease.connection;
   }
 
   /** Return only the first column of each row. */
