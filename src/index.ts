@@ -6,7 +6,7 @@ export { filenameFromDatabaseUrl } from './config/database-url.js';
 export type { DatabaseManagerOptions } from './config/pool-options.js';
 export { DEFAULT_PRAGMAS } from './config/pool-options.js';
 export type { OnConnect } from './config/on-connect.js';
-export type { AcquireOptions, QueryOptions } from './config/call-options.js';
+export type { AcquireOptions, CloseOptions, QueryOptions } from './config/call-options.js';
 export { HealthyConnection, ConnectionStatus } from './health/healthy-connection.js';
 export type { ConnectionMetrics, ConnectionStats, HealthCheckResult, HealthyConnectionOptions } from './health/healthy-connection.js';
 export { ConnectionHealthManager } from './health/connection-health-manager.js';

@@ -32,12 +32,17 @@ export function applyModes(statement: ModalStatement, modes: number): void {
   if (modes & StatementMode.SAFE_INTEGERS) statement.safeIntegers(true);
 }
 
+/** What the cache needs of a statement: whether it is in use (an open iterator) right now. */
+export interface CachedStatement {
+  readonly busy: boolean;
+}
+
 /**
  * Prepared statements of one connection, by SQL text and modes, in both backends (the in-thread
  * connection and the child process of a worker connection). The oldest entry goes when the cache
  * is full: the working set of an application is its fixed set of queries.
  */
-export class StatementCache<S> {
+export class StatementCache<S extends CachedStatement> {
   readonly #statements = new Map<string, S>();
   readonly #capacity: number;
   /** The last statement asked for: the pool asks twice in a row (is it a write? then run it). */
@@ -53,8 +58,18 @@ export class StatementCache<S> {
     return this.#statements.size;
   }
 
-  /** The cached statement for `sql` in `modes`, or the one `prepare` makes (cached if there is room). */
+  /**
+   * The cached statement for `sql` in `modes`, or the one `prepare` makes (cached if there is
+   * room). While the cached one is busy, iterating for another caller (a nested iteration of the
+   * same query, a `get()` of the text an open iterator runs), this use gets a fresh statement of
+   * its own, as better-sqlite3's `prepare()` would give it: a busy statement can run nothing else.
+   */
   get(sql: string, modes: number, prepare: (sql: string, modes: number) => S): S {
+    const statement = this.#cached(sql, modes, prepare);
+    return statement.busy ? prepare(sql, modes) : statement;
+  }
+
+  #cached(sql: string, modes: number, prepare: (sql: string, modes: number) => S): S {
     if (sql === this.#lastSql && modes === this.#lastModes) return this.#last as S;
     const key = modes === StatementMode.NONE ? sql : `${modes}\u0000${sql}`;
     let statement = this.#statements.get(key);

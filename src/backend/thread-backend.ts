@@ -107,20 +107,29 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
    */
   iterate(request: IterateRequest): BackendCursor {
     let iterator: IterableIterator<unknown> | undefined;
-    const close = (): void => {
+    let closed = false;
+    const drop = (): void => {
       if (iterator === undefined) return;
       this.untrack(iterator);
       iterator.return?.();
+      iterator = undefined;
+    };
+    const close = (): void => {
+      closed = true;
+      drop();
     };
     return {
       next: (): RowBatch => {
+        if (closed) return { rows: [], done: true };
         // Opened at the first pull, as better-sqlite3 runs the statement at the first next().
         iterator ??= this.#opened(callStatement(this.statement(request.sql, request.modes), 'iterate', request.params) as IterableIterator<unknown>);
         let step: IteratorResult<unknown>;
         try {
           step = iterator.next();
         } catch (error) {
-          close();
+          // better-sqlite3 ends an iterator that threw: the next pull (a retry after SQLITE_BUSY,
+          // which had no effect) must open the statement again, not read the ended one's `done`.
+          drop();
           throw error;
         }
         if (step.done === true) {

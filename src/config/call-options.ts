@@ -28,8 +28,18 @@ export interface QueryOptions {
   batchSize?: number;
 }
 
+/** Options of `close()`. */
+export interface CloseOptions {
+  /**
+   * How long to wait for leases to come back before ending them; 0 ends them at once.
+   * @default the pool's `closeTimeoutMs`
+   */
+  timeoutMs?: number;
+}
+
 const ACQUIRE_KEYS = ['timeoutMs', 'signal'] as const;
 const QUERY_KEYS = ['timeoutMs', 'safeIntegers', 'batchSize'] as const;
+const CLOSE_KEYS = ['timeoutMs'] as const;
 
 /** Validates `getConnection()` options in the pool's `ConfigurationError` style. */
 export function checkAcquireOptions(options: unknown): AcquireOptions {
@@ -49,5 +59,13 @@ export function checkQueryOptions(options: unknown): QueryOptions {
   if (given.timeoutMs !== undefined) checkNumber('timeoutMs', given.timeoutMs, { min: 0, exclusiveMin: true, allowInfinity: true });
   if (given.safeIntegers !== undefined) checkBoolean('safeIntegers', given.safeIntegers);
   if (given.batchSize !== undefined) checkNumber('batchSize', given.batchSize, { min: 1, integer: true });
+  return given;
+}
+
+/** Validates `close()` options: `timeoutMs` as the pool's `closeTimeoutMs` takes it. */
+export function checkCloseOptions(options: unknown): CloseOptions {
+  const given = checkPlainObject('options', options);
+  checkKnownKeys('', given, CLOSE_KEYS);
+  if (given.timeoutMs !== undefined) checkNumber('timeoutMs', given.timeoutMs, { min: 0 });
   return given;
 }

@@ -6,7 +6,7 @@ import type { LeasedConnection } from './leased-connection.js';
 import { failureKind } from '../sqlite-errors.js';
 import { telemetryRegistry, type PoolTelemetry, type TraceHandle } from '../telemetry/pool-telemetry.js';
 import type { StatementInfo } from './statement-catalog.js';
-import { argsOf, finish, type RunContext, type StatementOwner } from './statement-runner.js';
+import { argsOf, endGateHoldForIteration, finish, holdGateForIteration, type RunContext, type StatementOwner } from './statement-runner.js';
 
 /** Something a lease opened that must stop when the lease ends. */
 export interface OpenWork {
@@ -17,7 +17,9 @@ export interface OpenWork {
 /**
  * `lease.iterate()`: rows as the caller pulls them (in worker mode `batchSize` rows per round
  * trip). One use of the connection and one span, from the call until the last row, an early
- * `return()`, an error, or the end of the lease, whichever comes first. After the lease ended,
+ * `return()`, an error, or the end of the lease, whichever comes first. A statement that writes
+ * (`INSERT ... RETURNING`), or that the backend cannot tell reads only, goes through the write gate
+ * at its first pull and holds it until it ends, as SQLite holds its write lock. After the lease ended,
  * `next()` rejects with `LeaseReleasedError`; the connection's cursor was closed before the
  * connection was lent again.
  */
@@ -26,6 +28,7 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
   readonly #owner: StatementOwner;
   readonly #entry: LeasedConnection;
   readonly #info: StatementInfo;
+  readonly #request: IterateRequest;
   readonly #cursor: BackendCursor;
   readonly #telemetry: PoolTelemetry | undefined;
   readonly #span: TraceHandle | undefined;
@@ -36,6 +39,8 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
   #last = false;
   #pulled = false;
   #finished = false;
+  /** Whether this iteration holds the pool's write gate. */
+  #holdsGate = false;
   /** Time spent pulling rows: the statement runs only then (the connection's query time). */
   #pullMs = 0;
 
@@ -45,6 +50,7 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
     this.#entry = entry;
     this.#info = info;
     this.#ended = ended;
+    this.#request = request;
     this.#cursor = entry.backend.iterate(request);
     this.#telemetry = telemetryRegistry.active;
     this.#span = this.#telemetry?.statementStarted(ctx.pool, entry.id, info, 'iterate', argsOf(request.params));
@@ -75,6 +81,8 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
     }
     this.#pullMs += now() - pullStartedAt;
     this.#pulled = true;
+    // Worker mode knows after the first batch whether the statement only reads: a read lets the gate go.
+    if (this.#holdsGate && this.#entry.backend.readonlyOf(this.#request.sql, this.#request.modes) === true) this.#releaseGate();
     if (this.#owner.released) return this.next();
     this.#rows = batch.rows;
     this.#index = 0;
@@ -96,6 +104,11 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
   /** The next batch; the first pull waits out a lock held elsewhere, as statements do. */
   async #pull(): Promise<RowBatch> {
     const deadline = this.#startedAt + this.#ctx.busyTimeoutMs;
+    if (!this.#pulled && !this.#holdsGate) {
+      const entering = this.#enterGateIfWriting(deadline);
+      if (entering !== undefined) await entering;
+      if (this.#finished) return { rows: [], done: true };
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#cursor.next();
@@ -108,9 +121,35 @@ export class Iteration<T> implements AsyncIterableIterator<T>, OpenWork {
     }
   }
 
+  /**
+   * Writes wait for the gate (within the same `busyTimeoutMs` as the lock), in order with the
+   * pool's other writers; a promise only where they have to wait.
+   */
+  #enterGateIfWriting(deadline: number): Promise<void> | undefined {
+    if (this.#entry.backend.readonlyOf(this.#request.sql, this.#request.modes) === true) return undefined;
+    const gate = this.#ctx.gate;
+    if (!gate.tryEnter(this.#owner)) return gate.enter(this.#owner, Math.max(0, deadline - now())).then(() => this.#holdGate());
+    this.#holdGate();
+    return undefined;
+  }
+
+  #holdGate(): void {
+    this.#holdsGate = true;
+    holdGateForIteration(this.#owner);
+    // Ended (return(), the lease) while it waited: nothing will run, so the gate goes at once.
+    if (this.#finished) this.#releaseGate();
+  }
+
+  #releaseGate(): void {
+    if (!this.#holdsGate) return;
+    this.#holdsGate = false;
+    endGateHoldForIteration(this.#ctx, this.#owner, this.#entry.backend);
+  }
+
   #finish(error: unknown): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#releaseGate();
     this.#ended(this);
     finish(this.#ctx, this.#telemetry, this.#entry, this.#info, 'iterate', this.#span, this.#startedAt, error, undefined, this.#pullMs);
   }

@@ -30,29 +30,34 @@ type Callable = (...args: unknown[]) => unknown;
  */
 export function leaseDatabase(lease: HandleLease, db: Database): Database {
   const bound = new Map<PropertyKey, Callable>();
+  // Every function handed out checks the lease when called, not only when it is read: a method
+  // read before release (`const define = lease.connection.function`) ends with the lease too.
+  // One that returns the connection's own handle (`function()`, `aggregate()`... return `this`)
+  // returns this one instead.
   const guard = <F extends Callable>(fn: F): F =>
     function (this: unknown, ...args: unknown[]) {
       if (lease.released) throw new LeaseReleasedError(lease.connectionId);
-      return fn.apply(this, args);
+      const result = fn.apply(this, args);
+      return result === db ? handle : result;
     } as F;
   const own: Record<string, Callable> = {
-    prepare: (sql) => lease.prepare(sql as string),
-    exec: (sql) => {
+    prepare: guard((sql) => lease.prepare(sql as string)),
+    exec: guard((sql) => {
       const entry = lease.current();
       runSync(lease.context, entry, lease.context.catalog.get(String(sql), 'exec'), 'exec', [], () => db.exec(String(sql)));
       return handle;
-    },
-    pragma: (source, options) => {
+    }),
+    pragma: guard((source, options) => {
       const entry = lease.current();
       return runSync(lease.context, entry, lease.context.catalog.get(String(source), 'pragma'), 'pragma', [], () => db.pragma(String(source), options as never));
-    },
+    }),
     // better-sqlite3's transaction functions run on the connection; each call checks the lease.
-    transaction: (fn) => {
+    transaction: guard((fn) => {
       const transaction = db.transaction(fn as Callable) as unknown as Record<string, Callable> & Callable;
       const wrapped = guard<Callable & Record<string, Callable>>(transaction);
       for (const variant of ['deferred', 'immediate', 'exclusive'] as const) wrapped[variant] = guard(transaction[variant] as Callable);
       return wrapped;
-    },
+    }),
   };
   const handle = new Proxy(db, {
     get(target, property) {
@@ -61,7 +66,7 @@ export function leaseDatabase(lease: HandleLease, db: Database): Database {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
       let fn = bound.get(property);
-      if (fn === undefined) bound.set(property, (fn = (value as Callable).bind(target)));
+      if (fn === undefined) bound.set(property, (fn = guard((value as Callable).bind(target))));
       return fn;
     },
     set(target, property, value) {

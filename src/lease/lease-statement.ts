@@ -12,6 +12,8 @@ import { telemetryRegistry, type PoolTelemetry, type TraceHandle } from '../tele
 /** What a lease statement needs from its lease. */
 export interface StatementLease extends StatementOwner {
   readonly context: RunContext;
+  /** The lease-bound `Database` (`lease.connection`); throws `LeaseReleasedError` after release. */
+  readonly connection: Database;
   /** The connection while the lease holds it; throws `LeaseReleasedError` after. */
   current(): LeasedConnection;
   opened(work: OpenWork): void;
@@ -31,6 +33,11 @@ export class LeaseStatement {
   readonly #info: StatementInfo;
   #modes: number = StatementMode.NONE;
   #bound: unknown[] | undefined;
+  /**
+   * The statement this object's open iterator runs on. Until it ends, this object is that one
+   * statement, as a better-sqlite3 Statement would be: `busy`, and refusing other calls.
+   */
+  #iterating: Statement | undefined;
 
   constructor(lease: StatementLease, sql: string) {
     this.#lease = lease;
@@ -58,8 +65,9 @@ export class LeaseStatement {
     return this.#statement().busy;
   }
 
+  /** The lease's `connection`, never the connection's own handle: it ends with the lease. */
   get database(): Database {
-    return this.#access().db;
+    return this.#lease.connection;
   }
 
   /** Return only the first column of each row. */
@@ -110,8 +118,12 @@ export class LeaseStatement {
   iterate(...params: unknown[]): IterableIterator<unknown> {
     const entry = this.#lease.current();
     const args = this.#args(params);
-    const iterator = this.#statement().iterate(...args);
-    return new SyncIteration(this.#lease, entry, this.#info, iterator, args);
+    const statement = this.#statement();
+    const iterator = statement.iterate(...args);
+    this.#iterating = statement;
+    return new SyncIteration(this.#lease, entry, this.#info, iterator, args, () => {
+      if (this.#iterating === statement) this.#iterating = undefined;
+    });
   }
 
   #call(method: 'run' | 'get' | 'all', params: unknown[]): unknown {
@@ -127,9 +139,13 @@ export class LeaseStatement {
     return this.#bound;
   }
 
-  /** The connection's cached statement for this text in this object's modes. */
+  /**
+   * The connection's cached statement for this text in this object's modes (a fresh one while
+   * another caller's iterator keeps the cached one busy), or the one this object iterates on.
+   */
   #statement(): Statement {
-    return this.#access().statement(this.source, this.#modes);
+    const access = this.#access();
+    return this.#iterating ?? access.statement(this.source, this.#modes);
   }
 
   #access(): SyncAccess {
@@ -157,11 +173,13 @@ class SyncIteration implements IterableIterator<unknown>, OpenWork {
   readonly #telemetry: PoolTelemetry | undefined = telemetryRegistry.active;
   readonly #span: TraceHandle | undefined;
   readonly #startedAt = now();
+  readonly #ended: () => void;
   #pullMs = 0;
   #finished = false;
 
-  constructor(lease: StatementLease, entry: LeasedConnection, info: StatementInfo, iterator: IterableIterator<unknown>, args: unknown[]) {
+  constructor(lease: StatementLease, entry: LeasedConnection, info: StatementInfo, iterator: IterableIterator<unknown>, args: unknown[], ended: () => void) {
     this.#lease = lease;
+    this.#ended = ended;
     this.#entry = entry;
     this.#info = info;
     this.#iterator = iterator;
@@ -208,6 +226,7 @@ class SyncIteration implements IterableIterator<unknown>, OpenWork {
   #finish(error: unknown): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#ended();
     this.#entry.backend.sync?.untrack(this.#iterator);
     this.#lease.closed(this);
     finish(this.#lease.context, this.#telemetry, this.#entry, this.#info, 'iterate', this.#span, this.#startedAt, error, undefined, this.#pullMs);

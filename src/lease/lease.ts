@@ -158,6 +158,8 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   #transaction<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined, lentAt: number | undefined): Promise<T> {
     let begun: unknown;
     try {
+      // Checked here, as every statement's options are: BEGIN, COMMIT and ROLLBACK run with them.
+      if (options !== undefined) checkQueryOptions(options);
       const entry = this.current();
       if (lentAt === undefined && entry.backend.inTransaction) return this.#savepoint(fn, options);
       begun = runStatement(this.#host.context, this, entry, 'run', 'BEGIN IMMEDIATE', undefined, options, lentAt);

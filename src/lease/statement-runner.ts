@@ -217,7 +217,29 @@ function retryable(error: unknown, call: Call): boolean {
   return failureKind(error) === 'busy' && (call.kind !== 'exec' || isSingleStatement(call.sql));
 }
 
-/** The gate is held while the connection is inside a write transaction, and given up after. */
+/**
+ * Owners with writing iterations open, and how many. An iterated write (`INSERT ... RETURNING`)
+ * keeps SQLite's write lock until its statement ends, outside any transaction: its owner keeps
+ * the gate as long, though it runs other statements meanwhile (reads: better-sqlite3 refuses
+ * writes on a connection with an open iterator), or the pool's next writer would take the gate
+ * and poll a lock this owner holds instead of waiting in line.
+ */
+const writingIterations = new WeakMap<StatementOwner, number>();
+
+/** A writing iteration of `owner`'s, holding the gate, has begun. */
+export function holdGateForIteration(owner: StatementOwner): void {
+  writingIterations.set(owner, (writingIterations.get(owner) ?? 0) + 1);
+}
+
+/** A writing iteration of `owner`'s has ended: the gate goes unless something else still needs it. */
+export function endGateHoldForIteration(ctx: RunContext, owner: StatementOwner, backend: ConnectionBackend): void {
+  const left = (writingIterations.get(owner) ?? 1) - 1;
+  if (left > 0) writingIterations.set(owner, left);
+  else writingIterations.delete(owner);
+  leaveIfDone(ctx, owner, backend);
+}
+
+/** The gate is held while the connection is inside a write transaction or a writing iteration, and given up after. */
 export function leaveIfDone(ctx: RunContext, owner: StatementOwner, backend: ConnectionBackend): void {
-  if (ctx.gate.heldBy(owner) && !backend.inTransaction) ctx.gate.leave(owner);
+  if (ctx.gate.heldBy(owner) && !backend.inTransaction && !writingIterations.has(owner)) ctx.gate.leave(owner);
 }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { basename } from 'node:path';
-import { checkAcquireOptions, type AcquireOptions, type QueryOptions } from '../config/call-options.js';
+import { checkAcquireOptions, checkCloseOptions, type AcquireOptions, type CloseOptions, type QueryOptions } from '../config/call-options.js';
 import type { HealthCheckConfig } from '../config/health-check-config.js';
 import type { Mode } from '../config/modes.js';
 import { resolvePoolOptions, type DatabaseManagerOptions, type ResolvedPoolOptions } from '../config/pool-options.js';
@@ -189,10 +189,17 @@ export class DatabaseManager implements ObservedPool, MonitoredPool, AsyncDispos
    * Stops taking requests (waiters are rejected with `PoolClosedError`), stops monitoring, closes
    * idle connections, waits up to `timeoutMs` for leases to come back, then stops the rest (worker
    * mode: kills their processes, stopping running statements) and reports each one. After it
-   * resolves no connection, timer or child process remains. Every call returns the same promise.
+   * resolves no connection, timer or child process remains. Every call returns the same promise,
+   * but one with invalid options, which rejects with `ConfigurationError` and closes nothing.
    */
-  close(options: { timeoutMs?: number } = {}): Promise<CloseReport> {
-    this.#closing ??= this.#close(options.timeoutMs ?? this.options.closeTimeoutMs);
+  close(options?: CloseOptions): Promise<CloseReport> {
+    let timeoutMs: number;
+    try {
+      timeoutMs = (options === undefined ? undefined : checkCloseOptions(options).timeoutMs) ?? this.options.closeTimeoutMs;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#closing ??= this.#close(timeoutMs);
     return this.#closing;
   }
 

@@ -1,7 +1,7 @@
 import type { BindParameters } from '../backend/statement-call.js';
 import type { AcquireOptions, QueryOptions } from '../config/call-options.js';
 import { Lease } from '../lease/lease.js';
-import { checkQueryOptions } from '../config/call-options.js';
+import { checkAcquireOptions, checkQueryOptions } from '../config/call-options.js';
 import { ShortcutOwner, runStatement, type AsyncMethod } from '../lease/statement-runner.js';
 import { transactionOf } from '../lease/transaction-scope.js';
 import type { PoolCore } from './pool-core.js';
@@ -63,7 +63,17 @@ export class Shortcuts {
   transaction<T>(fn: (lease: Lease) => T | Promise<T>, options: AcquireOptions | undefined): Promise<T> {
     const core = this.#core;
     const joined = core.openTransactions > 0 ? transactionOf<Lease>(core.scopeKey) : undefined;
-    if (joined !== undefined) return joined.transaction(fn);
+    if (joined !== undefined) {
+      // Joining waits for no connection, so the options have no use; a typo in them is still refused.
+      if (options !== undefined) {
+        try {
+          checkAcquireOptions(options);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      return joined.transaction(fn);
+    }
     const entry = options === undefined ? core.lendNow() : undefined;
     if (entry === undefined) return this.withLease((lease) => lease.transaction(fn), options);
     return new Lease(entry, core).transactionThenRelease(fn, entry.leasedAt);
