@@ -375,6 +375,17 @@ describe('acquire: FIFO waiters and the deadline', () => {
     for (const lease of leases) lease.release();
   });
 
+  test('callers whose deadlines pass together each count the others still in line', async () => {
+    useFakeClock();
+    const db = makePool({ poolSize: 1, acquireTimeoutMs: 1000 });
+    const lease = await db.getConnection();
+    const rejected = [captureRejection(db.getConnection()), captureRejection(db.getConnection()), captureRejection(db.getConnection())];
+    await advance(1000);
+    const errors = (await Promise.all(rejected)) as AcquireTimeoutError[];
+    expect(errors.map((error) => error.pool.waiting)).toEqual([2, 1, 0]);
+    lease.release();
+  });
+
   test('the per-call timeoutMs overrides acquireTimeoutMs', async () => {
     useFakeClock();
     const db = makePool({ poolSize: 1, healthCheckConfig: { minHealthyConnections: 1 }, acquireTimeoutMs: 60_000 });

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Database } from 'better-sqlite3';
@@ -29,7 +30,21 @@ export function resolveOnConnect(value: unknown): ResolvedOnConnect | undefined 
 function importSpecifier(specifier: string): string {
   if (/^(file|data|node):/.test(specifier)) return specifier;
   if (isAbsolute(specifier) || specifier.startsWith('./') || specifier.startsWith('../')) return pathToFileURL(resolve(specifier)).href;
-  return specifier;
+  return packageSpecifier(specifier);
+}
+
+/**
+ * A package name is the application's: resolved from the working directory, not from where this
+ * package happens to be installed (a pnpm store, a linked checkout), where `import()` would look.
+ * A package `require` cannot resolve (one that exports only to `import`) keeps its name, and is
+ * imported as before.
+ */
+function packageSpecifier(name: string): string {
+  try {
+    return pathToFileURL(createRequire(resolve('package.json')).resolve(name)).href;
+  } catch {
+    return name;
+  }
 }
 
 /** Imports an `onConnect` module (once per process) and returns its function. */

@@ -68,7 +68,8 @@ export interface DatabaseManagerOptions {
    * Called with every new connection's better-sqlite3 `Database` after the pragmas (register
    * functions, create the schema); it may return a promise. Either a function (in-thread mode
    * only: a function cannot cross into a child process) or a module specifier, in both modes:
-   * an absolute path, a path relative to the working directory, a `file:` URL or a package name,
+   * an absolute path, a path relative to the working directory, a `file:` URL or a package name
+   * (resolved from the working directory, as the application's),
    * whose default export (or export named `onConnect`) is the function. An open whose `onConnect`
    * throws fails, is counted in `lifetime.openFailures`, and is retried like any failed open.
    * @default none

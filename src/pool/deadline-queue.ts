@@ -19,6 +19,8 @@ export class DeadlineQueue<W extends Queued> {
   readonly #housekeeper: Housekeeper;
   readonly #task: string;
   readonly #expired: (waiter: W) => void;
+  /** While a batch of deadlines passes: the ones of the batch not yet rejected. */
+  #expiring = 0;
   readonly #aborted: (waiter: W) => void;
 
   constructor(housekeeper: Housekeeper, task: string, handlers: { expired: (waiter: W) => void; aborted: (waiter: W) => void }) {
@@ -29,7 +31,7 @@ export class DeadlineQueue<W extends Queued> {
   }
 
   get size(): number {
-    return this.#waiters.length;
+    return this.#waiters.length + this.#expiring;
   }
 
   peek(): W | undefined {
@@ -101,7 +103,10 @@ export class DeadlineQueue<W extends Queued> {
     const nowMs = performance.now();
     const expired = this.#waiters.filter((waiter) => waiter.deadline <= nowMs);
     if (expired.length > 0) this.#waiters = this.#waiters.filter((waiter) => waiter.deadline > nowMs);
+    // Each one's error counts the callers still in line, those expiring with it still included.
+    this.#expiring = expired.length;
     for (const waiter of expired) {
+      this.#expiring--;
       this.#detach(waiter);
       this.#expired(waiter);
     }

@@ -57,3 +57,20 @@ describe.each(MODES)('%s mode', (mode) => {
     expect(empty.getConnectionStatsSync().poolSize).toBe(0);
   });
 });
+
+// The name is resolved in the pool's process, for both modes: a worker imports the file it names.
+test("a package name resolves from the application's working directory, not from where the pool is installed", async () => {
+  const app = tempDir();
+  const pkg = path.join(app, 'node_modules', 'connect-setup');
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'connect-setup', version: '1.0.0', main: 'index.mjs' }));
+  fs.writeFileSync(path.join(pkg, 'index.mjs'), 'export default function onConnect(db) { db.function("eleven", () => 11); }\n');
+  const cwd = process.cwd();
+  process.chdir(app);
+  try {
+    const db = pool({ onConnect: 'connect-setup' });
+    expect(await db.get('SELECT eleven() AS v')).toEqual({ v: 11 });
+  } finally {
+    process.chdir(cwd);
+  }
+});
