@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { now } from '../clock.js';
+import { ConfigurationError } from '../errors.js';
 import { loadConnectFunction } from '../config/on-connect.js';
 import { HealthProbe, fileIdentityOf, isLockedProbe } from './probe.js';
 import { lockRetryDelay, pause } from '../lock-wait.js';
@@ -64,7 +65,10 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
       const onConnect = options.onConnect;
       // import() caches the module: a pool's connections share one load.
       const connect = onConnect?.fn ?? (onConnect?.module === undefined ? undefined : await untilAborted(loadConnectFunction(onConnect.module), signal));
-      if (connect !== undefined) await whileLocked(db, connect, deadline, signal);
+      if (connect !== undefined) {
+        await whileLocked(db, connect, deadline, signal);
+        refuseBusyTimeout(db);
+      }
     } catch (error) {
       if (db.open) db.close();
       throw error;
@@ -203,4 +207,18 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
     for (const iterator of this.#iterators) iterator.return?.();
     this.#iterators.clear();
   }
+}
+
+/**
+ * An `onConnect` that set a busy timeout would make this connection sleep in SQLite's busy
+ * handler, on the event loop, whenever it meets a lock: refused, as `pragmas.busy_timeout` is.
+ */
+function refuseBusyTimeout(db: Database.Database): void {
+  const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
+  if (busyTimeout === 0) return;
+  throw new ConfigurationError(
+    'onConnect',
+    `busy_timeout = ${busyTimeout}`,
+    'in-thread connections keep busy_timeout at 0 so that a lock never blocks the event loop; the pool waits for locks asynchronously: set busyTimeoutMs instead',
+  );
 }

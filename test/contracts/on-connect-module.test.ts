@@ -74,3 +74,11 @@ test("a package name resolves from the application's working directory, not from
     process.chdir(cwd);
   }
 });
+
+test('an in-thread onConnect that sets a busy timeout is refused: it would block the event loop on every lock', async () => {
+  const db = pool({ onConnect: (raw) => raw.pragma('busy_timeout = 5000') });
+  const error = await captureRejection(db.initialize());
+  expect(error).toBeInstanceOf(ConfigurationError);
+  expect(error).toMatchObject({ option: 'onConnect', value: 'busy_timeout = 5000' });
+  expect(db.getConnectionStatsSync().poolSize).toBe(0);
+});
