@@ -9,15 +9,10 @@ import { Iteration, type OpenWork } from './iteration.js';
 import { leaseDatabase } from './lease-database.js';
 import { LeaseStatement } from './lease-statement.js';
 import { runStatement, type AsyncMethod, type RunContext, type StatementOwner } from './statement-runner.js';
-import { inTransactionScope } from './transaction-scope.js';
+import { LeaseTransactions, type TransactionHost } from './lease-transactions.js';
 
 /** What a lease needs from its pool. */
-export interface LeaseHost {
-  readonly context: RunContext;
-  /** The pool's identity for transaction scopes. */
-  readonly scopeKey: object;
-  /** Transactions open through the API right now (shortcuts look for one to join only while there are some). */
-  openTransactions: number;
+export interface LeaseHost extends TransactionHost {
   /** The lease gave its connection back (or had it taken at `close()`); `releasedAt` if the caller has read the clock. */
   returned(entry: LeasedConnection, owner: StatementOwner, releasedAt?: number): void;
 }
@@ -45,7 +40,8 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   /** Iterations it opened and not yet finished (made on first use: most leases open none). */
   #open: Set<OpenWork> | undefined;
   #handle: Database | undefined;
-  #savepoints = 0;
+  /** Its transactions (made by the first). */
+  #transactions: LeaseTransactions<Lease> | undefined;
 
   /** @internal Leases come from `DatabaseManager.getConnection()`. */
   constructor(entry: LeasedConnection, host: LeaseHost) {
@@ -141,10 +137,11 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   /**
    * Runs `fn` between `BEGIN IMMEDIATE` and `COMMIT` on this connection, or `ROLLBACK` if it
    * throws; nested inside another transaction, as a savepoint. The transaction holds the pool's
-   * write gate, and a shortcut (`db.run()`, `db.get()`) issued inside `fn` joins it.
+   * write gate, and a shortcut (`db.run()`, `db.get()`) issued inside `fn` joins it. Scopes on one
+   * lease take turns: see `LeaseTransactions`.
    */
   transaction<T>(fn: (lease: Lease) => T | Promise<T>, options?: QueryOptions): Promise<T> {
-    return this.#transaction(fn, options, undefined);
+    return (this.#transactions ??= new LeaseTransactions(this, this.#host)).run(fn, options, undefined);
   }
 
   /**
@@ -152,49 +149,7 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
    * clock reading, and the lease ends with the transaction, at its last statement's.
    */
   transactionThenRelease<T>(fn: (lease: Lease) => T | Promise<T>, lentAt: number): Promise<T> {
-    return this.#transaction(fn, undefined, lentAt);
-  }
-
-  #transaction<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined, lentAt: number | undefined): Promise<T> {
-    let begun: unknown;
-    try {
-      // Checked here, as every statement's options are: BEGIN, COMMIT and ROLLBACK run with them.
-      if (options !== undefined) checkQueryOptions(options);
-      const entry = this.current();
-      if (lentAt === undefined && entry.backend.inTransaction) return this.#savepoint(fn, options);
-      begun = runStatement(this.#host.context, this, entry, 'run', 'BEGIN IMMEDIATE', undefined, options, lentAt);
-    } catch (error) {
-      if (lentAt !== undefined) this.release();
-      return Promise.reject(error);
-    }
-    // In-thread BEGIN has run by now (unless it waited for the lock): no promise turn for it.
-    if (!(begun instanceof Promise)) return this.#transactionBody(fn, options, lentAt);
-    return begun.then(
-      () => this.#transactionBody(fn, options, lentAt),
-      (error: unknown) => {
-        // BEGIN gave up (the lock stayed taken past busyTimeoutMs): a connection lent for this transaction goes back.
-        if (lentAt !== undefined) this.release();
-        throw error;
-      },
-    );
-  }
-
-  async #transactionBody<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined, lentAt: number | undefined): Promise<T> {
-    this.#host.openTransactions++;
-    try {
-      const result = await inTransactionScope(this.#host.scopeKey, this, () => fn(this));
-      const committed = this.#statement('run', 'COMMIT', options);
-      if (committed instanceof Promise) await committed;
-      return result;
-    } catch (error) {
-      // If this ROLLBACK fails, the caller's error still wins: the release rolls back again, or
-      // replaces a connection that cannot.
-      if (!this.released && this.inTransaction) await this.run('ROLLBACK', undefined, options).catch(() => undefined);
-      throw error;
-    } finally {
-      this.#host.openTransactions--;
-      if (lentAt !== undefined) this.#end(this.#entry?.healthy.metrics.lastUsedAt);
-    }
+    return (this.#transactions ??= new LeaseTransactions(this, this.#host)).run(fn, undefined, lentAt);
   }
 
   /** Gives the connection back to the pool. A second call does nothing. */
@@ -215,6 +170,11 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   /** @internal `close()` took the connection back: the lease ends as at release. */
   end(): void {
     this.release();
+  }
+
+  /** @internal Its transaction ended: the lease ends at `releasedAt`, its last statement's end. */
+  endAt(releasedAt: number | undefined): void {
+    this.#end(releasedAt);
   }
 
   [Symbol.dispose](): void {
@@ -244,6 +204,16 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
   }
 
   #run(method: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
+    const transactions = this.#transactions;
+    // Only while a nested transaction is open or queued is there a turn to wait for (and a scope to look up).
+    if (transactions !== undefined && transactions.pending > 0) {
+      const queued = transactions.afterNested(() => this.#runNow(method, sql, params, options));
+      if (queued !== undefined) return queued;
+    }
+    return this.#runNow(method, sql, params, options);
+  }
+
+  #runNow(method: AsyncMethod, sql: string, params: BindParameters | undefined, options: QueryOptions | undefined): Promise<unknown> {
     let outcome: unknown;
     try {
       if (options !== undefined) checkQueryOptions(options);
@@ -259,24 +229,6 @@ export class Lease implements LeaseHolder, Disposable, AsyncDisposable {
     const entry = this.#entry;
     if (entry === undefined) throw new LeaseReleasedError(this.connectionId);
     return runStatement(this.#host.context, this, entry, method, sql, params, options);
-  }
-
-  async #savepoint<T>(fn: (lease: Lease) => T | Promise<T>, options: QueryOptions | undefined): Promise<T> {
-    const name = `otel_sqlite_pool_${++this.#savepoints}`;
-    await this.run(`SAVEPOINT ${name}`, undefined, options);
-    try {
-      const result = await fn(this);
-      await this.run(`RELEASE ${name}`, undefined, options);
-      return result;
-    } catch (error) {
-      if (!this.released && this.inTransaction) {
-        await this.run(`ROLLBACK TO ${name}`, undefined, options).catch(() => undefined);
-        await this.run(`RELEASE ${name}`, undefined, options).catch(() => undefined);
-      }
-      throw error;
-    } finally {
-      this.#savepoints--;
-    }
   }
 }
 
