@@ -1,4 +1,5 @@
 import type { ResolvedOnConnect } from '../config/on-connect.js';
+import type { ReadonlyTexts } from './readonly-texts.js';
 
 /** What a backend needs to open one connection. */
 export interface BackendOptions {
@@ -12,4 +13,6 @@ export interface BackendOptions {
   readonly busyTimeoutMs: number;
   /** Run with each new connection: a function (in-thread), or a module each process imports. */
   readonly onConnect: ResolvedOnConnect | undefined;
+  /** Worker mode: which texts only read, as the pool's connections found out (one per pool, shared). */
+  readonly readonlyTexts: ReadonlyTexts;
 }
