@@ -1,4 +1,5 @@
 import type { ResolvedOnConnect } from '../config/on-connect.js';
+import type { ReadonlyTexts } from './readonly-texts.js';
 
 /** What a backend needs to open one connection. */
 export interface BackendOptions {
@@ -17,4 +18,6 @@ export interface BackendOptions {
   readonly onConnect: ResolvedOnConnect | undefined;
   /** Abandons the open (the pool is closing, `connectTimeoutMs` ran out): its handle is closed, its process killed. */
   readonly signal?: AbortSignal;
+  /** Worker mode: which texts only read, as the pool's connections found out (one per pool, shared). */
+  readonly readonlyTexts: ReadonlyTexts;
 }

@@ -13,6 +13,9 @@ export type MaybePromise<T> = T | Promise<T>;
 
 export type StatementMethod = 'run' | 'get' | 'all';
 
+/** What `executeIfRead()` answers for a statement that writes: it was not run. */
+export const STATEMENT_WRITES: unique symbol = Symbol('the statement writes; it was not run');
+
 export interface StatementRequest {
   readonly sql: string;
   readonly method: StatementMethod;
@@ -74,6 +77,13 @@ export interface ConnectionBackend {
    */
   readonlyOf(sql: string, modes: number): boolean | undefined;
   execute(request: StatementRequest): MaybePromise<unknown>;
+  /**
+   * Runs the statement if it only reads; answers `STATEMENT_WRITES` without running it if it
+   * writes. For a text `readonlyOf` cannot tell about while another lease writes: a read runs at
+   * once (no writer holds it up), a write learns that it must wait for the write gate, in the
+   * one round trip that running it would have taken.
+   */
+  executeIfRead(request: StatementRequest): MaybePromise<unknown>;
   /** A script of one or more statements, without parameters. */
   exec(sql: string, timeoutMs: number): MaybePromise<void>;
   iterate(request: IterateRequest): BackendCursor;

@@ -1,10 +1,10 @@
 import { HealthCheckError } from '../errors.js';
-import type { BackendCursor, ConnectionBackend, IterateRequest, ProbeRequest, RowBatch, StatementRequest } from './backend.js';
+import { STATEMENT_WRITES, type BackendCursor, type ConnectionBackend, type IterateRequest, type ProbeRequest, type RowBatch, type StatementRequest } from './backend.js';
 import type { BackendOptions } from './backend-options.js';
 import { deserializeError } from './error-transfer.js';
 import { ProcessChannel } from './process-channel.js';
 import { restoreBuffers, type ChildRequest, type ChildResponse } from './protocol.js';
-import { StatementMode } from './statement-cache.js';
+import type { ReadonlyTexts } from './readonly-texts.js';
 
 /**
  * A connection that lives in its own child process (worker mode): every statement is a round
@@ -15,15 +15,17 @@ import { StatementMode } from './statement-cache.js';
 export class ProcessBackend implements ConnectionBackend {
   readonly sync = undefined;
   readonly #channel: ProcessChannel;
-  /** What the child said about each statement text it ran: whether it only reads. */
-  readonly #readonly = new Map<string, boolean>();
-  readonly #readonlyCapacity: number;
+  /**
+   * Whether each text only reads, as this pool's children said when they prepared it: shared, so
+   * that a text new to this connection but known to the pool is known here before it runs.
+   */
+  readonly #readonlyTexts: ReadonlyTexts;
   /** Cursors open in the child (closed by `reset()`). */
   #cursors = 0;
 
   private constructor(channel: ProcessChannel, options: BackendOptions) {
     this.#channel = channel;
-    this.#readonlyCapacity = Math.max(100, options.statementCacheSize * 2);
+    this.#readonlyTexts = options.readonlyTexts;
   }
 
   static async open(options: BackendOptions): Promise<ProcessBackend> {
@@ -77,13 +79,22 @@ export class ProcessBackend implements ConnectionBackend {
     return this.#channel.inTransaction;
   }
 
-  readonlyOf(sql: string, modes: number): boolean | undefined {
-    return this.#readonly.get(modes === StatementMode.NONE ? sql : `${modes}\u0000${sql}`);
+  /** Modes do not matter: they shape a statement's rows, not whether it writes. */
+  readonlyOf(sql: string): boolean | undefined {
+    return this.#readonlyTexts.get(sql);
   }
 
   execute(request: StatementRequest): Promise<unknown> {
     const { sql, method, params, modes, timeoutMs } = request;
-    return this.#send({ op: method, sql, params, modes }, timeoutMs, sql, modes);
+    return this.#send({ op: method, sql, params, modes }, timeoutMs, sql);
+  }
+
+  async executeIfRead(request: StatementRequest): Promise<unknown> {
+    const { sql, method, params, modes, timeoutMs } = request;
+    const response = await this.#channel.request({ op: method, sql, params, modes, readsOnly: true }, timeoutMs);
+    const result = this.#answer(response, sql);
+    // The child prepared it, found that it writes, and did not run it.
+    return response.readonly === false ? STATEMENT_WRITES : result;
   }
 
   async exec(sql: string, timeoutMs: number): Promise<void> {
@@ -98,7 +109,7 @@ export class ProcessBackend implements ConnectionBackend {
       next: async (): Promise<RowBatch> => {
         const page =
           cursor === undefined
-            ? ((await this.#send({ op: 'iterate-open', sql, params, modes, batchSize }, timeoutMs, sql, modes)) as { cursor: number; rows: unknown[]; done: boolean })
+            ? ((await this.#send({ op: 'iterate-open', sql, params, modes, batchSize }, timeoutMs, sql)) as { cursor: number; rows: unknown[]; done: boolean })
             : ((await this.#send({ op: 'iterate-next', cursor, batchSize }, timeoutMs)) as { cursor: number; rows: unknown[]; done: boolean });
         if (cursor === undefined && !page.done) this.#cursors++;
         cursor = page.cursor;
@@ -161,16 +172,14 @@ export class ProcessBackend implements ConnectionBackend {
     if (cursor !== undefined) this.#cursors = Math.max(0, this.#cursors - 1);
   }
 
-  async #send(request: ChildRequest, timeoutMs: number, sql?: string, modes = 0): Promise<unknown> {
-    const response = await this.#channel.request(request, timeoutMs);
-    if (sql !== undefined && response.readonly !== undefined) this.#learn(sql, modes, response.readonly);
-    if (!response.ok) throw deserializeError(response.error);
-    return restoreBuffers(response.result);
+  async #send(request: ChildRequest, timeoutMs: number, sql?: string): Promise<unknown> {
+    return this.#answer(await this.#channel.request(request, timeoutMs), sql);
   }
 
-  #learn(sql: string, modes: number, readonly: boolean): void {
-    const key = modes === StatementMode.NONE ? sql : `${modes}\u0000${sql}`;
-    if (this.#readonly.has(key) || this.#readonly.size >= this.#readonlyCapacity) return;
-    this.#readonly.set(key, readonly);
+  /** The result, or the error, of one response; what it says about its statement text is learned first. */
+  #answer(response: ChildResponse, sql: string | undefined): unknown {
+    if (sql !== undefined && response.readonly !== undefined) this.#readonlyTexts.learn(sql, response.readonly);
+    if (!response.ok) throw deserializeError(response.error);
+    return restoreBuffers(response.result);
   }
 }

@@ -37,10 +37,18 @@ const probe = new HealthProbe(db, fileIdentityOf(db.name));
 const statements = new StatementCache<Database.Statement>(options.statementCacheSize);
 const cursors = new Map<number, IterableIterator<unknown>>();
 let nextCursor = 1;
+/** Whether the statement of the request being handled only reads: reported even when running it fails. */
+let preparedReadonly: boolean | undefined;
 
 function prepare(sql: string, modes: number): Database.Statement {
   const statement = db.prepare(sql);
   applyModes(statement, modes);
+  return statement;
+}
+
+function statementFor(sql: string, modes: number): Database.Statement {
+  const statement = statements.get(sql, modes, prepare);
+  preparedReadonly = statement.readonly;
   return statement;
 }
 
@@ -62,25 +70,26 @@ function closeCursors(): void {
   cursors.clear();
 }
 
-/** What the request returned, and for a statement whether it only reads. */
-function handle(request: IdentifiedRequest): { result: unknown; readonly: boolean | undefined } {
+/** What the request returned (`statementFor` notes whether its statement only reads). */
+function handle(request: IdentifiedRequest): unknown {
   switch (request.op) {
     case 'all':
     case 'get':
     case 'run': {
-      const statement = statements.get(request.sql, request.modes, prepare);
-      return { result: callStatement(statement, request.op, restoreBuffers(request.params) as BindParameters | undefined), readonly: statement.readonly };
+      const statement = statementFor(request.sql, request.modes);
+      if (request.readsOnly === true && !statement.readonly) return undefined;
+      return callStatement(statement, request.op, restoreBuffers(request.params) as BindParameters | undefined);
     }
     case 'exec':
       db.exec(request.sql);
-      return { result: undefined, readonly: undefined };
+      return undefined;
     case 'iterate-open': {
-      const statement = statements.get(request.sql, request.modes, prepare);
+      const statement = statementFor(request.sql, request.modes);
       const cursor = nextCursor++;
       const iterator = callStatement(statement, 'iterate', restoreBuffers(request.params) as BindParameters | undefined) as IterableIterator<unknown>;
       cursors.set(cursor, iterator);
       try {
-        return { result: batch(cursor, iterator, request.batchSize), readonly: statement.readonly };
+        return batch(cursor, iterator, request.batchSize);
       } catch (error) {
         cursors.delete(cursor);
         throw error;
@@ -88,13 +97,13 @@ function handle(request: IdentifiedRequest): { result: unknown; readonly: boolea
     }
     case 'iterate-next': {
       const iterator = cursors.get(request.cursor);
-      if (iterator === undefined) return { result: { cursor: request.cursor, rows: [], done: true }, readonly: undefined };
-      return { result: batch(request.cursor, iterator, request.batchSize), readonly: undefined };
+      if (iterator === undefined) return { cursor: request.cursor, rows: [], done: true };
+      return batch(request.cursor, iterator, request.batchSize);
     }
     case 'iterate-close':
       cursors.get(request.cursor)?.return?.();
       cursors.delete(request.cursor);
-      return { result: undefined, readonly: undefined };
+      return undefined;
     case 'probe':
       // Wait for a lock no longer than the probe may take, then restore the statements' timeout.
       db.pragma(`busy_timeout = ${Math.floor(request.timeoutMs)}`);
@@ -103,12 +112,12 @@ function handle(request: IdentifiedRequest): { result: unknown; readonly: boolea
       } finally {
         if (db.open) db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
       }
-      return { result: true, readonly: undefined };
+      return true;
     case 'reset': {
       closeCursors();
       const rolledBack = db.open && db.inTransaction;
       if (rolledBack) db.exec('ROLLBACK');
-      return { result: rolledBack, readonly: undefined };
+      return rolledBack;
     }
   }
 }
@@ -120,11 +129,12 @@ process.on('message', (request: IdentifiedRequest | 'close') => {
     process.exit(0);
   }
   let response: ChildResponse;
+  preparedReadonly = undefined;
   try {
-    const { result, readonly } = handle(request);
-    response = { id: request.id, ok: true, result, readonly, open: db.open, inTransaction: db.open && db.inTransaction };
+    const result = handle(request);
+    response = { id: request.id, ok: true, result, readonly: preparedReadonly, open: db.open, inTransaction: db.open && db.inTransaction };
   } catch (error) {
-    response = { id: request.id, ok: false, error: serializeError(error), readonly: undefined, open: db.open, inTransaction: db.open && db.inTransaction };
+    response = { id: request.id, ok: false, error: serializeError(error), readonly: preparedReadonly, open: db.open, inTransaction: db.open && db.inTransaction };
   }
   post(response);
 });

@@ -17,7 +17,14 @@ export interface ChildOptions {
 }
 
 export type ChildRequest =
-  | { readonly op: 'run' | 'get' | 'all'; readonly sql: string; readonly params: unknown; readonly modes: number }
+  | {
+      readonly op: 'run' | 'get' | 'all';
+      readonly sql: string;
+      readonly params: unknown;
+      readonly modes: number;
+      /** Run it only if it only reads: a statement that writes is prepared, not run (its answer says `readonly: false`). */
+      readonly readsOnly?: boolean;
+    }
   | { readonly op: 'exec'; readonly sql: string }
   | { readonly op: 'iterate-open'; readonly sql: string; readonly params: unknown; readonly modes: number; readonly batchSize: number }
   | { readonly op: 'iterate-next'; readonly cursor: number; readonly batchSize: number }
@@ -45,7 +52,10 @@ interface ResponseState {
   readonly id: number;
   readonly open: boolean;
   readonly inTransaction: boolean;
-  /** For statements: whether it only reads (the pool routes later writes of the same text through the write gate). */
+  /**
+   * For statements: whether it only reads, once it was prepared (also when running it failed).
+   * The pool lets later reads of the same text skip the write gate.
+   */
   readonly readonly: boolean | undefined;
 }
 

@@ -4,7 +4,7 @@ import { ConfigurationError } from '../errors.js';
 import { loadConnectFunction } from '../config/on-connect.js';
 import { HealthProbe, fileIdentityOf, isLockedProbe } from './probe.js';
 import { lockRetryDelay, pause } from '../lock-wait.js';
-import type { BackendCursor, ConnectionBackend, IterateRequest, ProbeRequest, RowBatch, StatementRequest, SyncAccess } from './backend.js';
+import { STATEMENT_WRITES, type BackendCursor, type ConnectionBackend, type IterateRequest, type ProbeRequest, type RowBatch, type StatementRequest, type SyncAccess } from './backend.js';
 import type { BackendOptions } from './backend-options.js';
 import { applyPragmas } from './pragmas.js';
 import { whileLocked } from './while-locked.js';
@@ -99,6 +99,10 @@ export class ThreadBackend implements ConnectionBackend, SyncAccess {
 
   execute(request: StatementRequest): unknown {
     return callStatement(this.statement(request.sql, request.modes), request.method, request.params);
+  }
+
+  executeIfRead(request: StatementRequest): unknown {
+    return this.readonlyOf(request.sql, request.modes) ? this.execute(request) : STATEMENT_WRITES;
   }
 
   exec(sql: string): void {

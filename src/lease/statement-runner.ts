@@ -1,4 +1,4 @@
-import type { ConnectionBackend, MaybePromise, StatementRequest } from '../backend/backend.js';
+import { STATEMENT_WRITES, type ConnectionBackend, type MaybePromise, type StatementRequest } from '../backend/backend.js';
 import type { BindParameters } from '../backend/statement-call.js';
 import { StatementMode } from '../backend/statement-cache.js';
 import { now } from '../clock.js';
@@ -151,8 +151,13 @@ export function noteFailure(entry: LeasedConnection, error: unknown): void {
 
 function attempt(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection, call: Call, startedAt: number): MaybePromise<unknown> {
   const backend = entry.backend;
-  const writes = call.kind === 'exec' || backend.readonlyOf(call.sql, call.modes) !== true;
-  if (writes && !ctx.gate.tryEnter(owner)) return waitAndRun(ctx, owner, entry, call, startedAt, undefined);
+  const readonly = call.kind === 'exec' ? false : backend.readonlyOf(call.sql, call.modes);
+  if (readonly !== true && !ctx.gate.tryEnter(owner)) {
+    // Someone else writes. A text the backend cannot tell about yet may be a read, and a read must
+    // not wait for a writer (in WAL mode SQLite never makes it wait).
+    if (readonly === undefined) return readOrWait(ctx, owner, entry, call, startedAt);
+    return waitAndRun(ctx, owner, entry, call, startedAt, undefined);
+  }
   let result: MaybePromise<unknown>;
   try {
     result = execute(backend, call);
@@ -176,6 +181,29 @@ function attempt(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection
       throw error;
     },
   );
+}
+
+/**
+ * A text not known to read or to write (worker mode: new to the pool), while another lease holds
+ * the write gate: one round trip runs it if it only reads, or finds that it writes, and then it
+ * waits for the gate like any write.
+ */
+async function readOrWait(ctx: RunContext, owner: StatementOwner, entry: LeasedConnection, call: Call, startedAt: number): Promise<unknown> {
+  const backend = entry.backend;
+  let result: unknown;
+  try {
+    result = await backend.executeIfRead(call);
+  } catch (error) {
+    if (!retryable(error, call)) {
+      leaveIfDone(ctx, owner, backend);
+      throw error;
+    }
+    // Busy: a read (the failed attempt told) waits for the lock alone, anything else for the gate first.
+    return waitAndRun(ctx, owner, entry, call, startedAt, backend.readonlyOf(call.sql, call.modes) === true ? error : undefined);
+  }
+  if (result === STATEMENT_WRITES) return waitAndRun(ctx, owner, entry, call, startedAt, undefined);
+  leaveIfDone(ctx, owner, backend);
+  return result;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ConnectionBackend } from '../backend/backend.js';
 import { openBackend } from '../backend/open-backend.js';
+import { ReadonlyTexts } from '../backend/readonly-texts.js';
 import { now } from '../clock.js';
 import type { ResolvedPoolOptions } from '../config/pool-options.js';
 import { isMemoryFilename } from '../config/database-url.js';
@@ -57,9 +58,13 @@ export class Opener {
   #fileExists = false;
   /** The last open error, for the acquire-timeout message; cleared by a successful open. */
   lastError: unknown = undefined;
+  /** Which texts only read: learned by any of the pool's worker connections, known to all (and to their replacements). */
+  readonly #readonlyTexts: ReadonlyTexts;
 
   constructor(host: OpenerHost) {
     this.#host = host;
+    // As many texts as the pool's statement catalog keeps.
+    this.#readonlyTexts = new ReadonlyTexts(Math.max(1000, host.options.statementCacheSize * 10));
   }
 
   /** Whether the back-off allows an attempt at `t`. */
@@ -128,7 +133,7 @@ export class Opener {
       if (this.#abandoned !== undefined) throw this.#abandoned;
       const signal = controller.signal;
       const fileMustExist = options.fileMustExist || (this.#fileExists && !isMemoryFilename(options.filename));
-      backend = await openBackend(options.mode, { ...options, fileMustExist, signal, label: 'a new connection' });
+      backend = await openBackend(options.mode, { ...options, fileMustExist, signal, label: 'a new connection', readonlyTexts: this.#readonlyTexts });
       const entry = host.entryFor(backend, `conn_${++this.#ids}`);
       if (options.healthCheckConfig.enabled) {
         const result = await entry.probe('connect', parent, true);
