@@ -76,7 +76,9 @@ export interface RoundConfig {
  * of them, and the seed decides the rest.
  * - quiet: one to three callers, so the pool is often idle and lends from its fast path, and
  *   probe results are cached long (a failed probe must still keep a connection from callers);
- * - files: WAL, the file renamed away, restored, replaced (and sometimes unlinked) under load;
+ * - files: WAL, the file renamed away, restored, replaced (and sometimes unlinked) under load; a
+ *   path left empty is an outage until a file is put back (the pool never creates a new file in
+ *   place of the one it opened), and the round puts one back before it checks recovery;
  * - locks: rollback journal, where an exclusive lock also blocks readers and file-reading probes;
  * - crowd: many callers on a small pool: queues, timeouts, aborts, leaks;
  * - workers: mode 'worker' (each connection in its own process): connections are killed with
@@ -894,6 +896,12 @@ class Round {
       this.faults[last] = (this.faults[last] ?? 0) + 1;
       this.count('finalFileFault');
       this.#fault(last, rng);
+    }
+    // The operator puts a database back: the pool never creates a new file in place of the one it
+    // opened (a missing file is an outage), so without one there is nothing to recover to.
+    if (!this.files.exists()) {
+      this.files.replace();
+      this.count('fileRestoredForRecovery');
     }
   }
 
