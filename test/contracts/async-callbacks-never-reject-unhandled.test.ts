@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { newPool } from '../telemetry/harness.js';
+import { newPool, telemetryHarness } from '../telemetry/harness.js';
 import { seededFile, turn } from './support.js';
 
 /**
@@ -39,5 +39,17 @@ describe('async callbacks that reject', () => {
     await turn(); // unhandled rejections are reported once the microtask queue has drained
     expect(calls).toBeGreaterThan(0);
     expect(unhandled).toEqual([]);
+  });
+
+  test('a requestHook and a responseHook that reject: no unhandled rejection, the spans end, each failure is counted', async () => {
+    const h = telemetryHarness({ requestHook: rejecting('request hook failed'), responseHook: rejecting('response hook failed') });
+    const db = newPool({ filename: seededFile() });
+    expect(await db.get('SELECT count(*) AS n FROM users')).toEqual({ n: 3 });
+    expect(await db.all('SELECT id FROM users WHERE id = ?', [1])).toEqual([{ id: 1 }]);
+    await turn();
+    expect(unhandled).toEqual([]);
+    expect(h.spansNamed('SELECT users')).toHaveLength(2);
+    // Two statements, two hooks each: the rejections reached the pool's counter.
+    expect(db.getConnectionStatsSync().lifetime.telemetryFailures).toBe(4);
   });
 });
