@@ -1,3 +1,5 @@
+import { catchRejection } from './rejections.js';
+
 /**
  * Anything with these four methods: `console`, pino, winston, bunyan. The pool logs every probe
  * at debug level and failures, replacements and leaks at warn level.
@@ -17,8 +19,9 @@ export const silentLogger: Logger = Object.freeze({ debug: ignore, info: ignore,
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
- * The user's logger behind a guard: a logger that throws (a full disk, a closed transport) must
- * never break the query, probe or timer that was only reporting.
+ * The user's logger behind a guard: a logger that throws (a full disk, a closed transport), or an
+ * async one whose promise rejects, must never break the query, probe or timer that was only
+ * reporting, nor end the process with an unhandled rejection.
  */
 export function guardLogger(logger: Logger): Logger {
   if (logger === silentLogger) return logger;
@@ -26,7 +29,7 @@ export function guardLogger(logger: Logger): Logger {
   for (const level of LEVELS) {
     guarded[level] = (message, ...details) => {
       try {
-        logger[level](message, ...details);
+        catchRejection(logger[level](message, ...details), ignore);
       } catch {
         // The pool keeps going; there is nowhere left to report a broken logger.
       }

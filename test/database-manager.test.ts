@@ -710,6 +710,7 @@ describe('getConnectionStats()', () => {
         timeouts: 0,
         leaks: 0,
         closedConnectionUsage: 0,
+        telemetryFailures: 0,
       },
     });
     expect(db.getConnectionStatsSync()).toEqual(stats);

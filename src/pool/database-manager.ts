@@ -185,6 +185,9 @@ export class DatabaseManager implements ObservedPool, MonitoredPool, AsyncDispos
   /** Pool state for observable metrics, read at collection time. */
   readonly snapshot = (): PoolGaugeSnapshot => this.#core.statistics.gauges();
 
+  /** For telemetry (`ObservedPool`): a report it could not make; logged once per kind, counted. */
+  readonly telemetryFailed = (event: string, error: unknown): void => this.#core.telemetryFailures.report(event, error);
+
   /**
    * Stops taking requests (waiters are rejected with `PoolClosedError`), stops monitoring, closes
    * idle connections, waits up to `timeoutMs` for leases to come back, then stops the rest (worker

@@ -95,7 +95,7 @@ export class Maintenance implements PoolMonitoring {
       core.pump.refill(trace);
       await core.opener.settled();
     } finally {
-      telemetry?.monitorCycleEnded(trace, result.probed, result.failed);
+      telemetry?.monitorCycleEnded(trace, result.probed, result.failed, core.observed);
     }
     return result;
   }

@@ -19,6 +19,7 @@ import { Pump, type AcquireWaiter } from './pump.js';
 import { Retirement } from './retirement.js';
 import { Statistics } from './statistics.js';
 import { SUMMARY_EVERY_MS, SummarizedWarning } from './summarized-warning.js';
+import { TelemetryFailures } from './telemetry-failures.js';
 import { WriteGate } from './write-gate.js';
 
 interface Waiter extends AcquireWaiter {
@@ -38,6 +39,7 @@ export class PoolCore implements LeaseHost, OpenerHost {
   readonly set = new ConnectionSet();
   readonly housekeeper: Housekeeper;
   readonly statistics: Statistics;
+  readonly telemetryFailures: TelemetryFailures;
   readonly waiters: DeadlineQueue<Waiter>;
   readonly gate: WriteGate;
   readonly opener: Opener;
@@ -70,6 +72,7 @@ export class PoolCore implements LeaseHost, OpenerHost {
       logger,
       (count, last) => `${count} more acquire timeout(s) in the last ${SUMMARY_EVERY_MS / 1000} s; the last: ${last}`,
     );
+    this.telemetryFailures = new TelemetryFailures(this.statistics.lifetime, logger);
     this.gate = new WriteGate(this.housekeeper);
     this.opener = new Opener(this);
     this.retirement = new Retirement(this.set, this.lifetime, observed, logger, (parent) => {
@@ -208,13 +211,14 @@ export class PoolCore implements LeaseHost, OpenerHost {
         signal,
         trace,
         acquireStack,
+        // The caller first: whatever the report does, the lease (or the error) is already theirs.
         grant: (entry) => {
-          telemetryRegistry.active?.acquireEnded(this.observed, trace, now() - enqueuedAt, entry.id, undefined);
           resolve(new Lease(entry, this));
+          telemetryRegistry.active?.acquireEnded(this.observed, trace, now() - enqueuedAt, entry.id, undefined);
         },
         fail: (error) => {
-          telemetryRegistry.active?.acquireEnded(this.observed, trace, now() - enqueuedAt, undefined, error);
           reject(error);
+          telemetryRegistry.active?.acquireEnded(this.observed, trace, now() - enqueuedAt, undefined, error);
         },
       });
       this.pump.run();

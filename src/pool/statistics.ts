@@ -17,6 +17,12 @@ export interface LifetimeCounters {
   leaks: number;
   /** Statements executed on connections that have since closed. */
   closedConnectionUsage: number;
+  /**
+   * Reports telemetry could not make (a span processor or exporter that threw, a `poolName`
+   * function or hook that threw or rejected); the pool went on without them. The first of each
+   * kind is logged at warn level.
+   */
+  telemetryFailures: number;
 }
 
 /** The guide's `get_connection_stats()`: pool counts plus the pool statistics. */
@@ -52,6 +58,7 @@ export class Statistics {
     timeouts: 0,
     leaks: 0,
     closedConnectionUsage: 0,
+    telemetryFailures: 0,
   };
   readonly #set: ConnectionSet;
   readonly #pending: () => number;

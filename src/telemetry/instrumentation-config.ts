@@ -41,11 +41,16 @@ export interface SqlitePoolInstrumentationConfig {
    * @default 2048
    */
   maxQueryLength?: number;
-  /** Called with each statement span before the statement runs. Errors it throws are swallowed. */
+  /**
+   * Called with each statement span before the statement runs. An error it throws, or a promise it
+   * returns that rejects, is caught: counted in the pool's `lifetime.telemetryFailures` (the first
+   * one logged), and the statement runs on.
+   */
   requestHook?: (span: Span, info: SqlitePoolRequestHookInfo) => void;
   /**
    * Called with each statement span after the statement returned (for `iterate`, when the
-   * iteration ended: the span lasts until the rows are read). Errors it throws are swallowed.
+   * iteration ended: the span lasts until the rows are read). Errors are caught and counted as
+   * for `requestHook`.
    */
   responseHook?: (span: Span, info: SqlitePoolResponseHookInfo) => void;
   /**
@@ -65,7 +70,8 @@ export interface SqlitePoolInstrumentationConfig {
    */
   operationDurationBuckets?: readonly number[];
   /**
-   * The `db.client.connection.pool.name` reported for a pool.
+   * The `db.client.connection.pool.name` reported for a pool. A function that throws is counted as
+   * for `requestHook`, and that pool is reported under its own `poolName`.
    * @default each pool's own `poolName`
    */
   poolName?: string | ((pool: { readonly poolName: string; readonly namespace: string }) => string);

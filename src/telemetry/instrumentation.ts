@@ -1,15 +1,13 @@
-import { SpanKind, context, metrics, trace, type Attributes, type MeterProvider, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
-import { errorType } from '../sqlite-errors.js';
+import { metrics, trace, type MeterProvider, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
 import type { StatementInfo } from './statement-info.js';
-import { CLOSE_REASONS, type CloseReason } from './metric-definitions.js';
+import type { CloseReason } from './metric-definitions.js';
 import { PoolMetrics } from './pool-metrics.js';
-import { telemetryRegistry, type HealthCheckTrigger, type ObservedPool, type PoolTelemetry, type StatementMethod, type TraceHandle } from './pool-telemetry.js';
+import { reportTelemetryFailure, telemetryRegistry, type HealthCheckTrigger, type ObservedPool, type PoolTelemetry, type StatementMethod, type TraceHandle } from './pool-telemetry.js';
 import * as sc from './semconv.js';
-import { statementTelemetry, type StatementTelemetry } from './statement-attributes.js';
 import { VERSION } from '../version.js';
-import { resolveConfig, type Resolved, type SqlitePoolInstrumentationConfig, type SqlitePoolRequestHookInfo } from './instrumentation-config.js';
-import { NO_PARAMETERS, endWithError, parameterAttributes, parentContext, safely, spanTime } from './span-helpers.js';
+import { resolveConfig, type Resolved, type SqlitePoolInstrumentationConfig } from './instrumentation-config.js';
+import { TelemetryRecorder } from './telemetry-recorder.js';
 
 export type { SqlitePoolInstrumentationConfig, SqlitePoolRequestHookInfo, SqlitePoolResponseHookInfo } from './instrumentation-config.js';
 
@@ -27,6 +25,11 @@ function nextGeneration(): number {
  * `@opentelemetry/instrumentation` without patching anything (the pool reports to it), so
  * `registerInstrumentations({ instrumentations: [new SqlitePoolInstrumentation()] })` and
  * `new NodeSDK({ instrumentations: [...] })` both work, for pools created before or after.
+ *
+ * Every report from a pool goes through a guard here: the trace and metric pipelines run user
+ * code (processors, exporters, samplers, views) on the pool's own paths, and a failure there is
+ * handed to the pool (logged once, counted in `lifetime.telemetryFailures`) instead of breaking the
+ * grant, statement or `initialize()` it was reporting. What is recorded is `TelemetryRecorder`'s.
  */
 export class SqlitePoolInstrumentation implements PoolTelemetry {
   readonly instrumentationName = INSTRUMENTATION_NAME;
@@ -38,17 +41,17 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
   #metrics: PoolMetrics | undefined;
   #enabled = false;
   /**
-   * Renewed when the config or providers change, so cached per-statement attributes are rebuilt.
-   * Unique across instances: a statement's cache outlives the instrumentation that filled it.
+   * Rebuilt when the config or providers change, with a new generation, so cached per-statement
+   * attributes are rebuilt too (a statement's cache outlives the instrumentation that filled it).
    */
-  #generation = 0;
-  readonly #poolAttributeCache = new WeakMap<ObservedPool, { generation: number; attributes: Attributes }>();
+  #recorder: TelemetryRecorder;
 
   constructor(config: SqlitePoolInstrumentationConfig = {}) {
     this.#rawConfig = config;
     this.#config = resolveConfig(config);
     this.#tracer = (config.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME, VERSION, { schemaUrl: sc.SCHEMA_URL });
     this.#meterProvider = config.meterProvider;
+    this.#recorder = this.#newRecorder();
     if (this.#config.enabled) this.enable();
   }
 
@@ -65,6 +68,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     if (telemetryRegistry.active === this) telemetryRegistry.active = undefined;
     this.#metrics?.dispose();
     this.#metrics = undefined;
+    this.#recorder = this.#newRecorder();
   }
 
   get isEnabled(): boolean {
@@ -73,7 +77,7 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
 
   setTracerProvider(tracerProvider: TracerProvider): void {
     this.#tracer = tracerProvider.getTracer(INSTRUMENTATION_NAME, VERSION, { schemaUrl: sc.SCHEMA_URL });
-    this.#generation = nextGeneration();
+    this.#recorder = this.#newRecorder();
   }
 
   /** Builds the instruments on this provider (the SDK calls it before `enable()`). */
@@ -81,13 +85,14 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     this.#meterProvider = meterProvider;
     this.#metrics?.dispose();
     this.#metrics = undefined;
+    this.#recorder = this.#newRecorder();
     if (this.#enabled) this.#buildInstruments(meterProvider);
   }
 
   setConfig(config: SqlitePoolInstrumentationConfig = {}): void {
     this.#rawConfig = config;
     this.#config = resolveConfig(config);
-    this.#generation = nextGeneration();
+    this.#recorder = this.#newRecorder();
     if (config.tracerProvider !== undefined) this.setTracerProvider(config.tracerProvider);
     if (config.meterProvider !== undefined) this.setMeterProvider(config.meterProvider);
     else if (this.#enabled) this.setMeterProvider(this.#meterProvider ?? metrics.getMeterProvider());
@@ -97,185 +102,124 @@ export class SqlitePoolInstrumentation implements PoolTelemetry {
     return { ...this.#rawConfig, enabled: this.#enabled };
   }
 
+  #newRecorder(): TelemetryRecorder {
+    return new TelemetryRecorder(this.#config, this.#tracer, this.#metrics, nextGeneration());
+  }
+
   #buildInstruments(meterProvider: MeterProvider): void {
     const meter = meterProvider.getMeter(INSTRUMENTATION_NAME, VERSION, { schemaUrl: sc.SCHEMA_URL });
-    this.#metrics = new PoolMetrics(meter, this.#config.operationDurationBuckets, (pool) => this.#poolName(pool));
-    this.#generation = nextGeneration();
+    this.#metrics = new PoolMetrics(meter, this.#config.operationDurationBuckets, (pool) => this.#recorder.poolName(pool));
+    this.#recorder = this.#newRecorder();
     for (const pool of telemetryRegistry.pools) this.poolOpened(pool);
   }
 
+  // --- the seam: each report guarded (the statements are the hot path: a bare try costs nothing) ---
+
   poolOpened(pool: ObservedPool): void {
-    const m = this.#metrics;
-    if (m === undefined) return;
-    const attributes = this.#poolAttributes(pool);
-    m.counters['db.client.connection.timeouts'].add(0, attributes);
-    m.counters['sqlite_pool.connection.leaks'].add(0, attributes);
-    // Without error.type: the series a sum over the pool reads as 0 until the first failure.
-    m.counters['sqlite_pool.connection.open_failures'].add(0, attributes);
-    for (const reason of CLOSE_REASONS) m.counters['sqlite_pool.connection.closed'].add(0, { ...attributes, [sc.ATTR_SQLITE_POOL_CLOSE_REASON]: reason });
+    try {
+      this.#recorder.poolOpened(pool);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'poolOpened', error);
+    }
   }
-
-  #poolName(pool: ObservedPool): string {
-    const option = this.#config.poolName;
-    if (option === undefined) return pool.poolName;
-    return typeof option === 'string' ? option : option(pool);
-  }
-
-  /** Built once per pool (and rebuilt when the config changes): recorded on every lease. */
-  #poolAttributes(pool: ObservedPool): Attributes {
-    const cached = this.#poolAttributeCache.get(pool);
-    if (cached !== undefined && cached.generation === this.#generation) return cached.attributes;
-    const attributes = Object.freeze({ [sc.ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: this.#poolName(pool) });
-    this.#poolAttributeCache.set(pool, { generation: this.#generation, attributes });
-    return attributes;
-  }
-
-  // --- statements (the hot path) -------------------------------------------------------------
 
   statementStarted(pool: ObservedPool, connectionId: string, statement: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>): TraceHandle | undefined {
-    const cached = this.#statementTelemetry(pool, statement);
-    const config = this.#config;
-    const parent = context.active();
-    if (config.requireParentSpan && trace.getSpan(parent) === undefined) return undefined;
-    const span = this.#tracer.startSpan(cached.spanName, { kind: SpanKind.CLIENT, attributes: cached.spanAttributes }, parent);
-    if (span.isRecording()) {
-      // exec() and pragma() take SQL text (and options), not bound values: nothing to report.
-      const bound = statement.kind === 'prepared' ? args : NO_PARAMETERS;
-      if (config.enhancedDatabaseReporting) span.setAttributes(parameterAttributes(bound));
-      if (config.requestHook !== undefined) {
-        const info: SqlitePoolRequestHookInfo = { sql: statement.source, method, connectionId, poolName: cached.poolName, params: Array.from(bound) };
-        safely(() => config.requestHook?.(span, info));
-      }
+    try {
+      return this.#recorder.statementStarted(pool, connectionId, statement, method, args);
+    } catch (error) {
+      // The statement runs untraced.
+      reportTelemetryFailure(pool, 'statementStarted', error);
+      return undefined;
     }
-    return span;
   }
 
   statementEnded(pool: ObservedPool, statement: StatementInfo, method: StatementMethod, handle: TraceHandle | undefined, durationMs: number, error: unknown, result: unknown): void {
-    const cached = this.#statementTelemetry(pool, statement);
-    const histogram = this.#metrics?.histograms['db.client.operation.duration'];
-    const span = handle as Span | undefined;
-    if (error === undefined) {
-      histogram?.record(durationMs / 1000, cached.metricAttributes);
-      if (span === undefined) return;
-      const responseHook = this.#config.responseHook;
-      if (responseHook !== undefined && span.isRecording()) safely(() => responseHook(span, { method, result }));
-      span.end();
-      return;
+    try {
+      this.#recorder.statementEnded(pool, statement, method, handle, durationMs, error, result);
+    } catch (failure) {
+      reportTelemetryFailure(pool, 'statementEnded', failure);
     }
-    const type = errorType(error);
-    histogram?.record(durationMs / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
-    if (span !== undefined) endWithError(span, error, type);
   }
-
-  /** What the statement's span and duration need, derived once per statement text (and config). */
-  #statementTelemetry(pool: ObservedPool, statement: StatementInfo): StatementTelemetry {
-    let cached = statement.telemetryCache as StatementTelemetry | undefined;
-    if (cached === undefined || cached.generation !== this.#generation) {
-      cached = statementTelemetry(statement, pool, this.#poolName(pool), this.#config.maxQueryLength, this.#generation);
-      statement.telemetryCache = cached;
-    }
-    return cached;
-  }
-
-  // --- pool events ---------------------------------------------------------------------------
 
   acquireStarted(pool: ObservedPool): TraceHandle | undefined {
-    if (this.#config.ignoreAcquireSpans) return undefined;
-    const parent = context.active();
-    if (this.#config.requireParentSpan && trace.getSpan(parent) === undefined) return undefined;
-    return this.#tracer.startSpan(sc.SPAN_ACQUIRE, { kind: SpanKind.INTERNAL, attributes: this.#poolAttributes(pool) }, parent);
+    try {
+      return this.#recorder.acquireStarted(pool);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'acquireStarted', error);
+      return undefined;
+    }
   }
 
   acquireEnded(pool: ObservedPool, handle: TraceHandle | undefined, waitMs: number, connectionId: string | undefined, error: unknown): void {
-    if (error === undefined) this.#metrics?.histograms['db.client.connection.wait_time'].record(waitMs / 1000, this.#poolAttributes(pool));
-    const span = handle as Span | undefined;
-    if (span === undefined) return;
-    if (connectionId !== undefined) span.setAttribute(sc.ATTR_SQLITE_POOL_CONNECTION_ID, connectionId);
-    span.setAttribute(sc.ATTR_SQLITE_POOL_WAIT_MS, waitMs);
-    if (error === undefined) span.end();
-    else endWithError(span, error, errorType(error));
+    try {
+      this.#recorder.acquireEnded(pool, handle, waitMs, connectionId, error);
+    } catch (failure) {
+      reportTelemetryFailure(pool, 'acquireEnded', failure);
+    }
   }
 
   connectionCreated(pool: ObservedPool, parent: TraceHandle | undefined, startedAt: number, durationMs: number, connectionId: string | undefined, error: unknown): void {
-    if (error === undefined) this.#metrics?.histograms['db.client.connection.create_time'].record(durationMs / 1000, this.#poolAttributes(pool));
-    else this.#metrics?.counters['sqlite_pool.connection.open_failures'].add(1, { ...this.#poolAttributes(pool), [sc.ATTR_ERROR_TYPE]: openFailureType(error) });
-    const span = this.#tracer.startSpan(
-      sc.SPAN_CONNECT,
-      { kind: SpanKind.INTERNAL, startTime: spanTime(startedAt), attributes: this.#poolAttributes(pool) },
-      parentContext(parent),
-    );
-    if (connectionId !== undefined) span.setAttribute(sc.ATTR_SQLITE_POOL_CONNECTION_ID, connectionId);
-    if (error !== undefined) endWithError(span, error, errorType(error), spanTime(startedAt + durationMs));
-    else span.end(spanTime(startedAt + durationMs));
+    try {
+      this.#recorder.connectionCreated(pool, parent, startedAt, durationMs, connectionId, error);
+    } catch (failure) {
+      reportTelemetryFailure(pool, 'connectionCreated', failure);
+    }
   }
 
   healthChecked(pool: ObservedPool, parent: TraceHandle | undefined, connection: HealthyConnection, result: HealthCheckResult, trigger: HealthCheckTrigger): void {
-    const attributes: Attributes = {
-      ...this.#poolAttributes(pool),
-      [sc.ATTR_SQLITE_POOL_HEALTH_CHECK_RESULT]: result.error === undefined ? 'success' : 'failure',
-    };
-    if (result.error !== undefined) attributes[sc.ATTR_ERROR_TYPE] = result.error.code;
-    this.#metrics?.histograms['sqlite_pool.health_check.duration'].record(result.durationMs / 1000, attributes);
-    if (!this.#config.healthCheckSpans) return;
-    const span = this.#tracer.startSpan(
-      sc.SPAN_HEALTH_CHECK,
-      {
-        kind: SpanKind.INTERNAL,
-        startTime: spanTime(result.startedAt),
-        attributes: {
-          ...attributes,
-          [sc.ATTR_SQLITE_POOL_CONNECTION_ID]: connection.connectionId,
-          [sc.ATTR_SQLITE_POOL_HEALTH_CHECK_TRIGGER]: trigger,
-          [sc.ATTR_SQLITE_POOL_PREVIOUS_STATUS]: result.statusBefore,
-          [sc.ATTR_SQLITE_POOL_CONNECTION_STATUS]: result.statusAfter,
-        },
-      },
-      parentContext(parent),
-    );
-    if (result.statusBefore !== result.statusAfter) {
-      span.addEvent('status_change', { from: result.statusBefore, to: result.statusAfter }, spanTime(result.startedAt + result.durationMs));
+    try {
+      this.#recorder.healthChecked(pool, parent, connection, result, trigger);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'healthChecked', error);
     }
-    const endTime = spanTime(result.startedAt + result.durationMs);
-    if (result.error !== undefined) endWithError(span, result.error, result.error.code, endTime);
-    else span.end(endTime);
   }
 
   connectionClosed(pool: ObservedPool, connection: HealthyConnection, reason: CloseReason): void {
-    const m = this.#metrics;
-    if (m === undefined) return;
-    const attributes = { ...this.#poolAttributes(pool), [sc.ATTR_SQLITE_POOL_CLOSE_REASON]: reason };
-    m.counters['sqlite_pool.connection.closed'].add(1, attributes);
-    m.histograms['sqlite_pool.connection.lifetime'].record(connection.ageMs / 1000, attributes);
+    try {
+      this.#recorder.connectionClosed(pool, connection, reason);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'connectionClosed', error);
+    }
   }
 
   acquireTimedOut(pool: ObservedPool): void {
-    this.#metrics?.counters['db.client.connection.timeouts'].add(1, this.#poolAttributes(pool));
+    try {
+      this.#recorder.acquireTimedOut(pool);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'acquireTimedOut', error);
+    }
   }
 
   leaseReleased(pool: ObservedPool, useMs: number): void {
-    this.#metrics?.histograms['db.client.connection.use_time'].record(useMs / 1000, this.#poolAttributes(pool));
+    try {
+      this.#recorder.leaseReleased(pool, useMs);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'leaseReleased', error);
+    }
   }
 
   leakDetected(pool: ObservedPool): void {
-    this.#metrics?.counters['sqlite_pool.connection.leaks'].add(1, this.#poolAttributes(pool));
+    try {
+      this.#recorder.leakDetected(pool);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'leakDetected', error);
+    }
   }
 
   monitorCycleStarted(pool: ObservedPool): TraceHandle | undefined {
-    if (!this.#config.healthCheckSpans) return undefined;
-    // Each cycle is its own trace: background work must not join whatever trace was active.
-    return this.#tracer.startSpan(sc.SPAN_MONITOR_CYCLE, { kind: SpanKind.INTERNAL, root: true, attributes: this.#poolAttributes(pool) });
+    try {
+      return this.#recorder.monitorCycleStarted(pool);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'monitorCycleStarted', error);
+      return undefined;
+    }
   }
 
-  monitorCycleEnded(handle: TraceHandle | undefined, probed: number, failed: number): void {
-    const span = handle as Span | undefined;
-    if (span === undefined) return;
-    span.setAttributes({ [sc.ATTR_SQLITE_POOL_PROBED]: probed, [sc.ATTR_SQLITE_POOL_FAILED]: failed });
-    span.end();
+  monitorCycleEnded(handle: TraceHandle | undefined, probed: number, failed: number, pool?: ObservedPool): void {
+    try {
+      this.#recorder.monitorCycleEnded(handle, probed, failed);
+    } catch (error) {
+      reportTelemetryFailure(pool, 'monitorCycleEnded', error);
+    }
   }
-}
-
-/** `error.type` of a failed open: the SQLite code behind the pool's ConnectionCreateError wrapper. */
-function openFailureType(error: unknown): string {
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  return errorType(cause);
 }

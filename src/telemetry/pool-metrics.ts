@@ -85,6 +85,8 @@ export class PoolMetrics {
     let reported = new Map<ObservedPool, string>();
     this.#callback = (result) => {
       const open = new Map<ObservedPool, string>();
+      // poolNameOf never throws (a failing `poolName` function falls back to the pool's own name):
+      // a throw here would cost every pool its gauges.
       for (const pool of telemetryRegistry.pools) open.set(pool, poolNameOf(pool));
       const openNames = new Set(open.values());
       const observations: [string, PoolGaugeSnapshot][] = [...open].map(([pool, name]) => [name, pool.snapshot()]);

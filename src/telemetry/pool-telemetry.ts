@@ -27,6 +27,12 @@ export interface ObservedPool {
   /** `db.namespace`: the database file as configured. */
   readonly namespace: string;
   readonly snapshot: () => PoolGaugeSnapshot;
+  /**
+   * Telemetry failed while it reported `event` (a span processor or exporter that threw, a
+   * `poolName` function, a hook): the pool logs it and counts it, and goes on. Optional: a pool
+   * from another copy of the package may not have it.
+   */
+  readonly telemetryFailed?: (event: string, error: unknown) => void;
 }
 
 /** Pool state read at metric collection time (observable instruments). */
@@ -47,6 +53,12 @@ export interface PoolGaugeSnapshot {
 /** An opaque handle on a span that telemetry started (an acquire wait, a monitoring cycle). */
 export type TraceHandle = object;
 
+/**
+ * What the pool reports. No method throws: telemetry runs user code (span processors, exporters,
+ * samplers, hooks, a `poolName` function) on the pool's own paths, between a release and the
+ * grant of the next waiter, before a statement, inside `initialize()`. A failure there is caught,
+ * handed to `pool.telemetryFailed`, and the pool's work goes on without that report.
+ */
 export interface PoolTelemetry {
   /** A pool opened: counters start at 0 so that the first increment is visible to `increase()`. */
   poolOpened(pool: ObservedPool): void;
@@ -74,7 +86,8 @@ export interface PoolTelemetry {
   leakDetected(pool: ObservedPool): void;
   /** A monitoring cycle starts; its probes are children of the returned handle. */
   monitorCycleStarted(pool: ObservedPool): TraceHandle | undefined;
-  monitorCycleEnded(handle: TraceHandle | undefined, probed: number, failed: number): void;
+  /** `pool` is last, and optional, for pools of copies of the package that do not pass it. */
+  monitorCycleEnded(handle: TraceHandle | undefined, probed: number, failed: number, pool?: ObservedPool): void;
 }
 
 interface TelemetryRegistry {
@@ -94,3 +107,12 @@ export const telemetryRegistry: TelemetryRegistry = (globalSlot[REGISTRY_KEY] ??
   active: undefined,
   pools: new Set(),
 });
+
+/** Tells `pool` that telemetry failed while reporting `event`. Never throws: it runs in a catch. */
+export function reportTelemetryFailure(pool: ObservedPool | undefined, event: string, error: unknown): void {
+  try {
+    pool?.telemetryFailed?.(event, error);
+  } catch {
+    // A pool that cannot take the report (another copy's) loses only the report.
+  }
+}

@@ -46,11 +46,3 @@ export function parentContext(handle: TraceHandle | undefined) {
 export function spanTime(monotonicMs: number): number {
   return monotonicMs;
 }
-
-export function safely(hook: () => void): void {
-  try {
-    hook();
-  } catch {
-    // A user hook must never break the query it observes.
-  }
-}
