@@ -22,6 +22,7 @@ interface WriterReport {
   failures: Record<string, number>;
   untyped: number;
   elapsedMs: number;
+  busyTimeouts: number[];
   maxStallMs: number;
 }
 
@@ -76,8 +77,13 @@ test('three processes write to one WAL file at once: no commit lost, typed failu
     // Every commit the process saw succeed is in the file, whole.
     for (const tx of report.committed) expect(rows.get(tx), `transaction ${tx} of process ${report.processId}`).toBe(2);
     expect(report.committed.length, `process ${report.processId} committed nothing`).toBeGreaterThan(0);
-    // A lock held by another process is waited for asynchronously: the event loop keeps turning.
-    expect(report.maxStallMs, `process ${report.processId}: longest event-loop stall`).toBeLessThan(100);
+    // A lock held by another process is waited for asynchronously: no connection the pool lent
+    // had SQLite's synchronous busy handler on, so the event loop never slept on a lock.
+    expect(report.busyTimeouts, `process ${report.processId}: busy_timeout of the connections it was lent`).toEqual([0]);
+    // The stall itself is reported below and only bounded loosely: on a loaded 2-core CI machine the
+    // scheduler alone can hold a process for a few hundred ms, while one synchronous wait on the
+    // lock these nine writers fight over (the busy timeout is 5 s) ran to 1.5 s in the first version.
+    expect(report.maxStallMs, `process ${report.processId}: longest event-loop stall`).toBeLessThan(1000);
   }
   // And nothing else is: no half transaction, no commit nobody saw.
   const committed = new Set(reports.flatMap((r) => r.committed));

@@ -24,6 +24,9 @@ const committed: number[] = [];
 const failures: Record<string, number> = {};
 let untyped = 0;
 let next = 0;
+// The state that makes a stall impossible: every connection the pool lends keeps SQLite's own
+// (synchronous) busy handler off, so a lock held by another process is waited for by the pool.
+const busyTimeouts = new Set<number>();
 const startedAt = performance.now();
 
 async function caller(): Promise<void> {
@@ -33,6 +36,7 @@ async function caller(): Promise<void> {
       // Two rows per transaction, with an await between them: the lock is held across turns of
       // the event loop, as a real service's transactions hold it.
       await db.transaction(async (lease) => {
+        busyTimeouts.add(lease.connection.pragma('busy_timeout', { simple: true }) as number);
         await lease.run('INSERT INTO commits (tx, process, part) VALUES (?, ?, 1)', [tx, processId]);
         await new Promise((resolve) => setImmediate(resolve));
         await lease.run('INSERT INTO commits (tx, process, part) VALUES (?, ?, 2)', [tx, processId]);
@@ -51,5 +55,5 @@ const elapsedMs = performance.now() - startedAt;
 stalls.disable();
 await db.close();
 process.stdout.write(
-  `${JSON.stringify({ processId, committed, failures, untyped, elapsedMs, maxStallMs: stalls.max / 1e6 - 5 })}\n`,
+  `${JSON.stringify({ processId, committed, failures, untyped, elapsedMs, busyTimeouts: [...busyTimeouts], maxStallMs: stalls.max / 1e6 - 5 })}\n`,
 );
