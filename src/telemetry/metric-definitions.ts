@@ -42,7 +42,7 @@ export const METRIC_DEFINITIONS = [
     kind: 'histogram',
     unit: 's',
     description: 'Duration of SQLite statements executed on pooled connections.',
-    attributes: ['db.system.name', 'db.namespace', 'db.operation.name', 'error.type'],
+    attributes: ['db.system.name', 'db.namespace', 'db.operation.name', 'db.query.summary', 'db.client.connection.pool.name', 'error.type', 'db.response.status_code'],
     buckets: MICROSECOND_BUCKETS_SECONDS,
   },
   {

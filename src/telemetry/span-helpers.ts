@@ -5,10 +5,15 @@ import * as sc from './semconv.js';
 
 /** Span chores shared by every span the instrumentation records. */
 
-export function endWithError(span: Span, error: unknown, type: string, endTime?: number): void {
-  // Only a code SQLite returned is a database response; the pool's own codes (SQLITE_POOL_*) are not.
+/** `db.response.status_code`: only a code SQLite returned is a database response; the pool's own codes (SQLITE_POOL_*) are not. */
+export function responseStatusCode(error: unknown): string | undefined {
   const code = sqliteCode(error);
-  if (code !== undefined && !code.startsWith('SQLITE_POOL_')) span.setAttribute(sc.ATTR_DB_RESPONSE_STATUS_CODE, code);
+  return code !== undefined && !code.startsWith('SQLITE_POOL_') ? code : undefined;
+}
+
+export function endWithError(span: Span, error: unknown, type: string, endTime?: number): void {
+  const code = responseStatusCode(error);
+  if (code !== undefined) span.setAttribute(sc.ATTR_DB_RESPONSE_STATUS_CODE, code);
   span.setAttribute(sc.ATTR_ERROR_TYPE, type);
   if (error instanceof Error) span.recordException(error);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });

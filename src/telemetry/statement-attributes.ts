@@ -35,6 +35,7 @@ export function statementTelemetry(statement: StatementInfo, pool: ObservedPool,
     [sc.ATTR_DB_NAMESPACE]: pool.namespace,
     [sc.ATTR_DB_CLIENT_CONNECTION_POOL_NAME]: poolName,
   };
+  if (summary !== '') metricAttributes[sc.ATTR_DB_QUERY_SUMMARY] = summary;
   if (operation !== undefined) metricAttributes[sc.ATTR_DB_OPERATION_NAME] = operation;
   return { generation, poolName, spanName: summary === '' ? sc.DB_SYSTEM_NAME_VALUE_SQLITE : summary, spanAttributes, metricAttributes };
 }

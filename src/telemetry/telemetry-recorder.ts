@@ -9,7 +9,7 @@ import { reportTelemetryFailure, type HealthCheckTrigger, type ObservedPool, typ
 import * as sc from './semconv.js';
 import { statementTelemetry, type StatementTelemetry } from './statement-attributes.js';
 import type { Resolved, SqlitePoolRequestHookInfo } from './instrumentation-config.js';
-import { NO_PARAMETERS, endWithError, parameterAttributes, parentContext, spanTime } from './span-helpers.js';
+import { NO_PARAMETERS, endWithError, responseStatusCode, parameterAttributes, parentContext, spanTime } from './span-helpers.js';
 
 /**
  * What each pool event records, for one configuration (options, tracer, instruments): a new
@@ -99,7 +99,12 @@ export class TelemetryRecorder implements PoolTelemetry {
       return;
     }
     const type = errorType(error);
-    histogram?.record(durationMs / 1000, { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type });
+    if (histogram !== undefined) {
+      const failed: Attributes = { ...cached.metricAttributes, [sc.ATTR_ERROR_TYPE]: type };
+      const status = responseStatusCode(error);
+      if (status !== undefined) failed[sc.ATTR_DB_RESPONSE_STATUS_CODE] = status;
+      histogram.record(durationMs / 1000, failed);
+    }
     if (span !== undefined) endWithError(span, error, type);
   }
 

@@ -89,7 +89,11 @@ describe('metrics', () => {
     expect(histogramCount(duration, { 'db.operation.name': 'SELECT' })).toBe(2);
     expect(histogramCount(duration)).toBe(6);
     const insertOk = inserts.find((p) => p.attributes['error.type'] === undefined)!;
-    expect(Object.keys(insertOk.attributes).sort()).toEqual([POOL, 'db.namespace', 'db.operation.name', 'db.system.name'].sort());
+    expect(Object.keys(insertOk.attributes).sort()).toEqual([POOL, 'db.namespace', 'db.operation.name', 'db.query.summary', 'db.system.name'].sort());
+    expect(insertOk.attributes['db.query.summary']).toBe('INSERT users');
+    // A failure carries the code SQLite returned, as the span does (conditionally required).
+    const insertFailed = inserts.find((p) => p.attributes['error.type'] !== undefined)!;
+    expect(insertFailed.attributes['db.response.status_code']).toBe('SQLITE_CONSTRAINT_UNIQUE');
     const selects = histogram(duration, { 'db.operation.name': 'SELECT' });
     expect(selects.sum).toBeGreaterThan(0);
     expect(selects.min).toBeGreaterThan(0);
