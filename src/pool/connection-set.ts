@@ -40,10 +40,22 @@ export class ConnectionSet {
     return this.#reserved;
   }
 
-  /** A connection that was opening joins the set, idle: it counted against the pool size all along. */
-  arrive(entry: PoolEntry): void {
+  /**
+   * A connection that was opening joins the set, idle: it counted against the pool size all along.
+   * `initialize()`'s connections go on top in the order they opened. One opened in the background
+   * goes `under` the idle connections already there: a successor opened ahead of need waits while
+   * the connection near its limit (on top, where the fast path lends from) serves its last uses,
+   * and takes over as that one retires. A waiter is served from anywhere in the stack.
+   */
+  arrive(entry: PoolEntry, under = false): void {
     this.opening--;
-    this.add(entry);
+    if (!under) {
+      this.add(entry);
+      return;
+    }
+    this.#all.add(entry);
+    entry.state = 'idle';
+    this.#idle.unshift(entry);
   }
 
   /** Adds a new connection as idle, on top. */

@@ -1,3 +1,4 @@
+import { nextMacrotask } from '../macrotask.js';
 import type { ConnectionBackend } from '../backend/backend.js';
 import { openBackend } from '../backend/open-backend.js';
 import { ReadonlyTexts } from '../backend/readonly-texts.js';
@@ -60,6 +61,8 @@ export class Opener {
   lastError: unknown = undefined;
   /** Which texts only read: learned by any of the pool's worker connections, known to all (and to their replacements). */
   readonly #readonlyTexts: ReadonlyTexts;
+  /** Opens ahead of need waiting for their macrotask (see `start`). */
+  readonly #deferred = new Set<() => void>();
 
   constructor(host: OpenerHost) {
     this.#host = host;
@@ -74,20 +77,41 @@ export class Opener {
 
   /**
    * Starts an open in the background; the entry arrives through the host. It counts against the
-   * pool size from now, and starts once the call that asked for it has returned (a promise job,
-   * so a caller looping on awaits does not starve it): opening a connection on the calling thread
-   * takes a while, and never inside a caller's statement.
+   * pool size from now. An open for a caller who waits starts once the call that asked for it has
+   * returned (a promise job); an open ahead of need (up to the minimum, the successor of a
+   * connection near its limit) starts in a macrotask (`setImmediate`), between callers' work: it
+   * takes a few hundred µs on the calling thread, and a promise job would run it inside the chain
+   * of awaits of whichever caller released last, though nobody waits for it. A caller who comes
+   * to wait meanwhile hurries it (`hurry()`): it then starts as a promise job too.
    */
-  start(parent: TraceHandle | undefined): void {
+  start(parent: TraceHandle | undefined, aheadOfNeed: boolean): void {
     this.#host.set.opening++;
     void this.#track(
-      Promise.resolve().then(() =>
+      (aheadOfNeed ? this.#inAMacrotask() : Promise.resolve()).then(() =>
         this.#open(parent).then(
           (entry) => this.#host.arrived(entry),
           () => this.#host.failed(this.#retryAt),
         ),
       ),
     );
+  }
+
+  /** Starts the opens ahead of need that still wait for their macrotask: a caller waits for them now. */
+  hurry(): void {
+    for (const go of this.#deferred) go();
+    this.#deferred.clear();
+  }
+
+  /** Resolves in the next macrotask, or at `hurry()`, whichever comes first. */
+  #inAMacrotask(): Promise<void> {
+    let go!: () => void;
+    const started = new Promise<void>((resolve) => (go = resolve));
+    this.#deferred.add(go);
+    void nextMacrotask().then(() => {
+      this.#deferred.delete(go);
+      go();
+    });
+    return started;
   }
 
   /**

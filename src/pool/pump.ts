@@ -188,12 +188,14 @@ export class Pump {
   #openForDemand(parent: TraceHandle | undefined, refill: boolean): void {
     const { set, opener, waiters, config, poolSize } = this.#p;
     const t = now();
+    // Callers wait: opens started ahead of need (in a macrotask, see Opener.start) go at once.
+    if (waiters.size > 0) opener.hurry();
     let demand = waiters.size - this.#probing - set.opening;
     // Connections about to expire do not count: their successors open ahead of need, so a
     // retirement never leaves a caller waiting for an open.
     let belowMinimum = Math.min(config.minHealthyConnections, poolSize) - (set.size - set.expiring) - set.opening;
     while ((demand > 0 || belowMinimum > 0) && set.capacityUsed < poolSize && (opener.ready(t) || (refill && belowMinimum > 0))) {
-      opener.start(waiters.peek()?.trace ?? parent);
+      opener.start(waiters.peek()?.trace ?? parent, demand <= 0);
       demand--;
       belowMinimum--;
     }

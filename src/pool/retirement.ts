@@ -1,3 +1,4 @@
+import { nextMacrotask } from '../macrotask.js';
 import { errorMessage } from '../errors.js';
 import type { CloseReason } from '../health/status.js';
 import type { Logger } from '../logger.js';
@@ -44,7 +45,7 @@ export class Retirement {
     if (reason === 'unhealthy' || reason === 'error') this.#logger.warn(message);
     else this.#logger.debug(message);
     if (kill) entry.backend.kill(`closed by the pool (${reason})`);
-    this.#track(entry, parent);
+    this.#track(entry, parent, reason);
   }
 
   /** Waits for every close under way. */
@@ -52,10 +53,10 @@ export class Retirement {
     while (this.#closing.size > 0) await Promise.allSettled([...this.#closing]);
   }
 
-  #track(entry: PoolEntry, parent: TraceHandle | undefined): void {
+  #track(entry: PoolEntry, parent: TraceHandle | undefined, reason: CloseReason): void {
     this.#set.closing++;
-    const closing: Promise<void> = entry.backend
-      .close()
+    const closing: Promise<void> = (DEFERRABLE.has(reason) ? nextMacrotask() : Promise.resolve())
+      .then(() => entry.backend.close())
       .catch((error: unknown) => this.#logger.warn(`Closing ${entry.id} failed: ${errorMessage(error)}`))
       .finally(() => {
         this.#set.closing--;
@@ -66,3 +67,11 @@ export class Retirement {
     this.#closing.add(closing);
   }
 }
+
+/**
+ * A connection that reached a limit (age, usage, idle time) is sound: its close (about 100 µs on
+ * the calling thread) waits for a macrotask, between callers' work, instead of running inside the
+ * release of the caller whose statement used it up. Broken connections and the pool's own
+ * shutdown close at once. The connection counts against `poolSize` until it has closed.
+ */
+const DEFERRABLE: ReadonlySet<CloseReason> = new Set<CloseReason>(['max_age', 'max_usage', 'idle']);
