@@ -96,10 +96,14 @@ export class SqlitePoolInstrumentation implements PoolTelemetry, Displaceable {
   [DISPLACED](by: PoolTelemetry | undefined): void {
     if (!this.#enabled) return;
     this.disable();
-    diag.warn(
-      `otel-sqlite-pool: ${describeTelemetry(by)} was enabled and takes the place of ${String(this)}, which is now disabled ` +
-        `(one instrumentation at a time receives the pools' spans and metrics; enable() on it switches back).`,
-    );
+    try {
+      diag.warn(
+        `otel-sqlite-pool: ${describeTelemetry(by)} was enabled and takes the place of ${String(this)}, which is now disabled ` +
+          `(one instrumentation at a time receives the pools' spans and metrics; enable() on it switches back).`,
+      );
+    } catch {
+      // A diag logger that throws: the switch is made, only the warning is lost.
+    }
   }
 
   /** False once another instrumentation took this one's place, even one from an older copy that did not say so. */
