@@ -1,9 +1,11 @@
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it, vi } from 'vitest';
 import { SqlitePoolInstrumentation } from '../../src/telemetry/instrumentation.js';
 import { telemetryRegistry, type PoolTelemetry } from '../../src/telemetry/pool-telemetry.js';
 import { countingProviders, countWarnings, disableAfter, type CountingProviders } from './counting-providers.js';
-import { onCleanup, usersPool } from './harness.js';
+import { histogramCount, onCleanup, TestMetricReader, usersPool } from './harness.js';
 
 /**
  * Two instrumentations in one process: the one enabled last receives every pool's spans and
@@ -171,6 +173,27 @@ describe('two instrumentations', () => {
     expect(await received(p1)).toEqual({ statements: 2, durations: 2, gauged: [], callbacks: 0 });
     expect(await received(p2)).toEqual({ statements: 2, durations: 2, gauged: ['p'], callbacks: 1 });
     expect([p1.meterProvider.builds, p2.meterProvider.builds]).toEqual([1, 1]);
+  });
+
+  it('NodeSDK plus one made in the code, both on the global providers: the pools are counted once', async () => {
+    const warnings = countWarnings();
+    const reader = new TestMetricReader();
+    const spans = new InMemorySpanExporter();
+    const fromSdk = disableAfter(new SqlitePoolInstrumentation({ enabled: false }));
+    const sdk = new NodeSDK({ autoDetectResources: false, spanProcessors: [new SimpleSpanProcessor(spans)], metricReaders: [reader], instrumentations: [fromSdk] });
+    sdk.start();
+    onCleanup(() => sdk.shutdown());
+    expect(fromSdk.isEnabled).toBe(true);
+    const inCode = disableAfter(new SqlitePoolInstrumentation({ requireParentSpan: false }));
+    expect([fromSdk.isEnabled, inCode.isEnabled]).toEqual([false, true]);
+    expect(warnings.count).toBe(1);
+
+    const pool = await usersPool({ poolName: 'p', healthCheckConfig: { minHealthyConnections: 1 } });
+    await workload(pool);
+    const all = await reader.metrics(); // fails on a metric reported twice in the scope
+    expect(histogramCount(all.get('db.client.operation.duration'))).toBe(2);
+    expect(all.get('db.client.connection.max')?.dataPoints).toHaveLength(1);
+    expect(spans.getFinishedSpans().filter((s) => s.name === 'SELECT users')).toHaveLength(2);
   });
 
   it('an instance of another copy of the package (its own module instance) is displaced the same way', async () => {
