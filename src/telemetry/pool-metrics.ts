@@ -5,6 +5,7 @@ import {
   type Counter,
   type Histogram,
   type Meter,
+  type MeterProvider,
   type Observable,
 } from '@opentelemetry/api';
 import { METRIC_DEFINITIONS, type MetricName } from './metric-definitions.js';
@@ -33,21 +34,44 @@ const CLOSED_POOL: PoolGaugeSnapshot = {
   usage: { max: 0, average: 0 },
 };
 
+/** What the instruments are built for, and what their collection-time callback asks its owner. */
+export interface PoolMetricsOptions {
+  /** The provider `meter` came from: instruments are built once per provider (see `builtFor`). */
+  readonly meterProvider: MeterProvider;
+  readonly operationDurationBuckets: readonly number[] | undefined;
+  /** The reported name of a pool. */
+  readonly poolNameOf: (pool: ObservedPool) => string;
+  /**
+   * Whether the owner is still the instrumentation the pools report to. A displaced owner detaches
+   * the callback, but an older copy of the package displaces it without a word: the callback then
+   * observes nothing, so the pools are not counted twice.
+   */
+  readonly reporting: () => boolean;
+}
+
 /**
- * The instruments of one meter, built from `METRIC_DEFINITIONS` when a meter provider is set
- * (never at import time). Pool gauges are observed in one batch callback that reads every open
- * pool at collection time, so pools never share or corrupt each other's counts, and a closed pool
- * stops being reported (after one last report of zeros).
+ * The instruments of one meter, built from `METRIC_DEFINITIONS` when the instrumentation first
+ * needs them (never at import time, never twice for one provider). Pool gauges are observed in one
+ * batch callback that reads every open pool at collection time, so pools never share or corrupt
+ * each other's counts, and a closed pool stops being reported (after one last report of zeros).
+ * The callback is attached while the owner is enabled; the instruments outlive a disable, so
+ * enabling again builds nothing.
  */
 export class PoolMetrics {
   readonly histograms: Readonly<Record<NamesOfKind<'histogram'>, Histogram>>;
   readonly counters: Readonly<Record<NamesOfKind<'counter'>, Counter>>;
   readonly #meter: Meter;
+  readonly #meterProvider: MeterProvider;
+  readonly #buckets: readonly number[] | undefined;
   readonly #observables: Observable[];
   readonly #callback: BatchObservableCallback;
+  #attached = false;
 
-  constructor(meter: Meter, operationDurationBuckets: readonly number[] | undefined, poolNameOf: (pool: ObservedPool) => string) {
+  constructor(meter: Meter, options: PoolMetricsOptions) {
+    const { operationDurationBuckets, poolNameOf, reporting } = options;
     this.#meter = meter;
+    this.#meterProvider = options.meterProvider;
+    this.#buckets = operationDurationBuckets === undefined ? undefined : [...operationDurationBuckets];
     const histograms: Partial<Record<string, Histogram>> = {};
     const counters: Partial<Record<string, Counter>> = {};
     const observables: Partial<Record<MetricName, Observable>> = {};
@@ -84,6 +108,7 @@ export class PoolMetrics {
     // #4096) then show a closed pool as holding nothing, not as it was before it closed.
     let reported = new Map<ObservedPool, string>();
     this.#callback = (result) => {
+      if (!reporting()) return;
       const open = new Map<ObservedPool, string>();
       // poolNameOf never throws (a failing `poolName` function falls back to the pool's own name):
       // a throw here would cost every pool its gauges.
@@ -111,11 +136,29 @@ export class PoolMetrics {
         result.observe(o['sqlite_pool.connection.usage'], s.usage.average, { ...base, [ATTR_SQLITE_POOL_STAT]: 'average' });
       }
     };
-    meter.addBatchObservableCallback(this.#callback, this.#observables);
   }
 
-  /** Detaches the observable callback (the instrumentation was disabled or got a new provider). */
-  dispose(): void {
+  /** Whether these are the instruments for `meterProvider` with these buckets (fixed at creation). */
+  builtFor(meterProvider: MeterProvider, operationDurationBuckets: readonly number[] | undefined): boolean {
+    return meterProvider === this.#meterProvider && sameBuckets(operationDurationBuckets, this.#buckets);
+  }
+
+  /** Starts observing the pools at collection time (again after `detach()`: nothing is rebuilt). */
+  attach(): void {
+    if (this.#attached) return;
+    this.#meter.addBatchObservableCallback(this.#callback, this.#observables);
+    this.#attached = true;
+  }
+
+  /** Stops observing: the owner was disabled or displaced, or moved to another provider. */
+  detach(): void {
+    if (!this.#attached) return;
+    this.#attached = false;
     this.#meter.removeBatchObservableCallback(this.#callback, this.#observables);
   }
+}
+
+function sameBuckets(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((bound, i) => bound === b[i]);
 }

@@ -91,7 +91,10 @@ export interface PoolTelemetry {
 }
 
 interface TelemetryRegistry {
-  /** The enabled instrumentation, if any. */
+  /**
+   * The enabled instrumentation, if any: the pools report to it alone. This copy sets it through
+   * `activate()` (activation.ts), which tells the one it displaces; older copies set it directly.
+   */
   active: PoolTelemetry | undefined;
   /** Pools that are open: observable instruments read them at collection time. */
   readonly pools: Set<ObservedPool>;
