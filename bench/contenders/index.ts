@@ -48,6 +48,12 @@ export const CONTENDERS: Record<string, ContenderDefinition> = {
     workloads: ALL,
     create: async (f) => (await import('./knex.js')).create(f, { instrumentation: true, builder: false }),
   },
+  'raw+plugin': {
+    description:
+      'raw better-sqlite3 with opentelemetry-plugin-better-sqlite3 (a span per statement call, no pool), loaded with createRequire after the plugin is registered',
+    workloads: NOT_POOLS,
+    create: async (f) => (await import('./plugin.js')).create(f),
+  },
   'sqlite-pool': {
     description: '@matteo.collina/sqlite-pool (no acquire/release API of its own)',
     workloads: ['point', 'range', 'insert', 'concurrent'],
