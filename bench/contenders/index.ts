@@ -75,4 +75,10 @@ export const CONTENDERS: Record<string, ContenderDefinition> = {
     workloads: ALL,
     create: async (f) => (await import('./ours.js')).create(f, 'traces'),
   },
+  'ours+metrics+traces+lease': {
+    description:
+      'ours+metrics+traces, the point read through an explicit lease: await db.getConnection(), await lease.get(sql, [id]), lease.release() (an acquire span and a statement span)',
+    workloads: ['point'],
+    create: async (f) => (await import('./ours.js')).create(f, 'traces', { leasePoint: true }),
+  },
 };

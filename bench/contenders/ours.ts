@@ -66,8 +66,20 @@ const CONCURRENT_WAITS = {
  * rides on it as attributes) and one `db.client.operation.duration` point; an explicit lease keeps
  * its `sqlite_pool.acquire` span and records a `db.client.connection.use_time` point; a
  * transaction spans its statements (its INSERT at least; BEGIN/COMMIT spans are allowed).
+ * `leasePoint`: the point read through an explicit lease, one acquire span and one statement span.
  */
-function expectation(workload: WorkloadName, level: OursLevel): Expectation {
+function expectation(workload: WorkloadName, level: OursLevel, leasePoint: boolean): Expectation {
+  if (leasePoint && workload === 'point') {
+    return {
+      spans: { 'SELECT users': [1], 'sqlite_pool.acquire': [1] },
+      ignoreSpans: BACKGROUND_SPANS,
+      metrics: {
+        'db.client.operation.duration': [1],
+        'db.client.connection.wait_time': [1],
+        'db.client.connection.use_time': [1],
+      },
+    };
+  }
   const metrics: Record<string, number[]> =
     workload === 'acquire'
       ? { 'db.client.operation.duration': [0], 'db.client.connection.use_time': [1] }
@@ -94,7 +106,13 @@ function expectation(workload: WorkloadName, level: OursLevel): Expectation {
   };
 }
 
-export async function create(filename: string, level: OursLevel): Promise<ContenderInstance> {
+export interface OursOptions {
+  /** The point read through an explicit lease (`getConnection()`, `lease.get()`, `release()`) instead of `db.get`. */
+  readonly leasePoint?: boolean;
+}
+
+export async function create(filename: string, level: OursLevel, options: OursOptions = {}): Promise<ContenderInstance> {
+  const leasePoint = options.leasePoint === true;
   let tracing: Tracing | undefined;
   let metrics: Metrics | undefined;
   let instrumentation: SqlitePoolInstrumentation | undefined;
@@ -120,7 +138,16 @@ export async function create(filename: string, level: OursLevel): Promise<Conten
 
   const ops: Operations = {
     sync: false,
-    point: (id) => db.get(SQL.point, [id]),
+    point: leasePoint
+      ? async (id) => {
+          const lease = await db.getConnection();
+          try {
+            return await lease.get(SQL.point, [id]);
+          } finally {
+            lease.release();
+          }
+        }
+      : (id) => db.get(SQL.point, [id]),
     range: (start) => db.all(SQL.range, [start, start + RANGE_ROWS]),
     insert: (n) =>
       db.transaction(async (tx) => {
@@ -138,7 +165,7 @@ export async function create(filename: string, level: OursLevel): Promise<Conten
     ops,
     ...(m && {
       snapshot: () => snapshot(t, m),
-      expect: (workload: WorkloadName) => expectation(workload, level),
+      expect: (workload: WorkloadName) => expectation(workload, level, leasePoint),
     }),
     async close() {
       await db.close();
