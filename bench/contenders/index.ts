@@ -81,4 +81,21 @@ export const CONTENDERS: Record<string, ContenderDefinition> = {
     workloads: ['point'],
     create: async (f) => (await import('./ours.js')).create(f, 'traces', { leasePoint: true }),
   },
+  'sdk-floor': {
+    description:
+      "SDK floor for ours+metrics+traces: raw better-sqlite3 plus exactly the SDK calls ours makes per db.get (one span, three histogram records), nothing of the pool (contenders/sdk-floor.ts lists them)",
+    workloads: ['point', 'range'],
+    create: async (f) => (await import('./sdk-floor.js')).create(f, 'traces'),
+  },
+  'sdk-floor-metrics': {
+    description: "SDK floor for ours+metrics: the same three histogram records, the no-op tracer's calls, no span",
+    workloads: ['point', 'range'],
+    create: async (f) => (await import('./sdk-floor.js')).create(f, 'metrics'),
+  },
+  'sdk-floor-lease': {
+    description:
+      'SDK floor for ours+metrics+traces+lease: the acquire span, the statement span and the three histogram records ours makes per explicit lease',
+    workloads: ['point'],
+    create: async (f) => (await import('./sdk-floor.js')).create(f, 'lease'),
+  },
 };
