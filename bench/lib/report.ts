@@ -178,7 +178,8 @@ export function renderReport(input: ReportInput): string {
           if (peer === undefined) verdicts.push(`${t.peer.name} not measured in this run`);
           else {
             const bound = peer * t.peer.factor;
-            verdicts.push(`${measured <= bound ? 'met' : 'missed'}: ${measured.toFixed(2)}x against ${bound.toFixed(2)}x (${t.peer.factor === 1 ? '' : `${t.peer.factor} × `}${peer.toFixed(2)}x)`);
+            const against = t.peer.factor === 1 ? `${t.peer.name}'s ${peer.toFixed(2)}x` : `${bound.toFixed(2)}x (${t.peer.factor} × ${peer.toFixed(2)}x)`;
+            verdicts.push(`${measured <= bound ? 'met' : 'missed'}: ${measured.toFixed(2)}x against ${against}`);
           }
         }
       }
