@@ -116,7 +116,10 @@ async function loadPool(): Promise<Loaded> {
     note = `; tsc reported ${output.length} error line(s), first: ${output[0] ?? '?'}`;
   }
   const entry = path.join(outDir, 'index.js');
-  if (!fs.existsSync(entry) || !fs.existsSync(path.join(outDir, 'worker', 'connection-worker.js'))) {
+  // Worker mode forks the built `backend/process-main.js` (src/backend/process-channel.ts picks
+  // `./process-main.js` beside itself when it runs as JavaScript, with no loader).
+  const child = path.join(outDir, 'backend', 'process-main.js');
+  if (!fs.existsSync(entry) || !fs.existsSync(child)) {
     fs.rmSync(buildDir, { recursive: true, force: true });
     progress(`build failed${note}; falling back to the TypeScript source`);
     return { lib: await import('../src/index.js'), how: `TypeScript source under tsx (the build failed${note})`, buildDir: undefined };

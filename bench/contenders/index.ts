@@ -48,6 +48,12 @@ export const CONTENDERS: Record<string, ContenderDefinition> = {
     workloads: ALL,
     create: async (f) => (await import('./knex.js')).create(f, { instrumentation: true, builder: false }),
   },
+  'raw+plugin': {
+    description:
+      'raw better-sqlite3 with opentelemetry-plugin-better-sqlite3 (a span per statement call, no pool), loaded with createRequire after the plugin is registered',
+    workloads: NOT_POOLS,
+    create: async (f) => (await import('./plugin.js')).create(f),
+  },
   'sqlite-pool': {
     description: '@matteo.collina/sqlite-pool (no acquire/release API of its own)',
     workloads: ['point', 'range', 'insert', 'concurrent'],
@@ -68,5 +74,28 @@ export const CONTENDERS: Record<string, ContenderDefinition> = {
       'otel-sqlite-pool, SqlitePoolInstrumentation with a MeterProvider and a TracerProvider (AlwaysOn, BatchSpanProcessor, AsyncLocalStorage context manager)',
     workloads: ALL,
     create: async (f) => (await import('./ours.js')).create(f, 'traces'),
+  },
+  'ours+metrics+traces+lease': {
+    description:
+      'ours+metrics+traces, the point read through an explicit lease: await db.getConnection(), await lease.get(sql, [id]), lease.release() (an acquire span and a statement span)',
+    workloads: ['point'],
+    create: async (f) => (await import('./ours.js')).create(f, 'traces', { leasePoint: true }),
+  },
+  'sdk-floor': {
+    description:
+      "SDK floor for ours+metrics+traces: raw better-sqlite3 plus exactly the SDK calls ours makes per db.get (one span, three histogram records), nothing of the pool (contenders/sdk-floor.ts lists them)",
+    workloads: ['point', 'range'],
+    create: async (f) => (await import('./sdk-floor.js')).create(f, 'traces'),
+  },
+  'sdk-floor-metrics': {
+    description: "SDK floor for ours+metrics: the same three histogram records, the no-op tracer's calls, no span",
+    workloads: ['point', 'range'],
+    create: async (f) => (await import('./sdk-floor.js')).create(f, 'metrics'),
+  },
+  'sdk-floor-lease': {
+    description:
+      'SDK floor for ours+metrics+traces+lease: the acquire span, the statement span and the three histogram records ours makes per explicit lease',
+    workloads: ['point'],
+    create: async (f) => (await import('./sdk-floor.js')).create(f, 'lease'),
   },
 };

@@ -144,6 +144,12 @@ export interface Expectation {
   readonly spans?: Record<string, readonly number[]>;
   /** Background or occasional spans (health probes, connection creation): counted, not judged. */
   readonly ignoreSpans?: readonly string[];
+  /**
+   * Spans a few operations may emit, with a reason: at most `ceil(perOpAtMost × operations)` of
+   * them (so a regression that emits one per operation, or per connection retirement, fails),
+   * and the count is always reported. A name here must not also be in `spans`.
+   */
+  readonly occasionalSpans?: Record<string, { readonly perOpAtMost: number; readonly why: string }>;
   readonly metrics?: Record<string, readonly number[]>;
 }
 
@@ -169,11 +175,21 @@ export function verify(
       }
     }
   };
+  const occasional = expectation.occasionalSpans ?? {};
+  for (const [name, { perOpAtMost, why }] of Object.entries(occasional)) {
+    const n = counts.spans[name] ?? 0;
+    const most = Math.ceil(perOpAtMost * ops);
+    if (n > most) {
+      problems.push(`span "${name}": ${n} for ${ops} operations, expected at most ${most} (${perOpAtMost} per operation: ${why})`);
+    } else {
+      parts.push(`${name} ${n} in ${ops} ops (occasional, at most ${most}: ${why})`);
+    }
+  }
   if (expectation.spans) {
     judge('span', expectation.spans, counts.spans);
     const ignored = new Set(expectation.ignoreSpans ?? []);
     for (const [name, n] of Object.entries(counts.spans)) {
-      if (name in expectation.spans) continue;
+      if (name in expectation.spans || name in occasional) continue;
       if (ignored.has(name)) {
         parts.push(`(${name} ${n})`);
       } else {
