@@ -1,4 +1,5 @@
-import { ProxyTracerProvider, metrics, trace, type MeterProvider, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { ProxyTracerProvider, metrics, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
+import { LiveTracer } from './live-tracer.js';
 import { PoolMetrics } from './pool-metrics.js';
 import { reportTelemetryFailure, type ObservedPool } from './pool-telemetry.js';
 import * as sc from './semconv.js';
@@ -31,7 +32,7 @@ export class TelemetryProviders {
   meterProvider: MeterProvider | undefined;
   readonly #scope: Scope;
   readonly #owner: MetricsOwner;
-  #tracer: Tracer;
+  #tracer: LiveTracer;
   #tracerFrom: TracerProvider | undefined;
   #metrics: PoolMetrics | undefined;
 
@@ -41,10 +42,11 @@ export class TelemetryProviders {
     this.tracerProvider = tracerProvider;
     this.meterProvider = meterProvider;
     // Until the first resolve: a proxy with no delegate records nothing, and calls no user provider.
-    this.#tracer = new ProxyTracerProvider().getTracer(scope.name, scope.version);
+    const none = new ProxyTracerProvider();
+    this.#tracer = new LiveTracer(none, none.getTracer(scope.name, scope.version), scope.name, scope.version);
   }
 
-  get tracer(): Tracer {
+  get tracer(): LiveTracer {
     return this.#tracer;
   }
 
@@ -62,7 +64,7 @@ export class TelemetryProviders {
     const tracerProvider = this.tracerProvider ?? trace.getTracerProvider();
     if (tracerProvider !== this.#tracerFrom) {
       try {
-        this.#tracer = tracerProvider.getTracer(name, version, { schemaUrl: sc.SCHEMA_URL });
+        this.#tracer = new LiveTracer(tracerProvider, tracerProvider.getTracer(name, version, { schemaUrl: sc.SCHEMA_URL }), name, version);
         this.#tracerFrom = tracerProvider;
       } catch (error) {
         reportTelemetryFailure(pool, 'getTracer', error);

@@ -1,4 +1,5 @@
-import { SpanKind, context, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, context, trace, type Attributes, type Span } from '@opentelemetry/api';
+import type { LiveTracer } from './live-tracer.js';
 import { errorType } from '../sqlite-errors.js';
 import type { HealthCheckResult, HealthyConnection } from '../health/healthy-connection.js';
 import { catchRejection } from '../rejections.js';
@@ -19,13 +20,13 @@ import { NO_PARAMETERS, endWithError, responseStatusCode, parameterAttributes, p
  */
 export class TelemetryRecorder implements PoolTelemetry {
   readonly #config: Resolved;
-  readonly #tracer: Tracer;
+  readonly #tracer: LiveTracer;
   readonly #metrics: PoolMetrics | undefined;
   /** Stamped on statements' cached attributes: unique across recorders and instrumentations. */
   readonly #generation: number;
   readonly #poolAttributeCache = new WeakMap<ObservedPool, Attributes>();
 
-  constructor(config: Resolved, tracer: Tracer, metrics: PoolMetrics | undefined, generation: number) {
+  constructor(config: Resolved, tracer: LiveTracer, metrics: PoolMetrics | undefined, generation: number) {
     this.#config = config;
     this.#tracer = tracer;
     this.#metrics = metrics;
@@ -69,11 +70,13 @@ export class TelemetryRecorder implements PoolTelemetry {
   // --- statements (the hot path) -------------------------------------------------------------
 
   statementStarted(pool: ObservedPool, connectionId: string, statement: StatementInfo, method: StatementMethod, args: ArrayLike<unknown>): TraceHandle | undefined {
+    const tracer = this.#tracer.current();
+    if (tracer === undefined) return undefined;
     const cached = this.#statementTelemetry(pool, statement);
     const config = this.#config;
     const parent = context.active();
     if (config.requireParentSpan && trace.getSpan(parent) === undefined) return undefined;
-    const span = this.#tracer.startSpan(cached.spanName, { kind: SpanKind.CLIENT, attributes: cached.spanAttributes }, parent);
+    const span = tracer.startSpan(cached.spanName, { kind: SpanKind.CLIENT, attributes: cached.spanAttributes }, parent);
     if (span.isRecording()) {
       // exec() and pragma() take SQL text (and options), not bound values: nothing to report.
       const bound = statement.kind === 'prepared' ? args : NO_PARAMETERS;
@@ -121,10 +124,11 @@ export class TelemetryRecorder implements PoolTelemetry {
   // --- pool events ---------------------------------------------------------------------------
 
   acquireStarted(pool: ObservedPool): TraceHandle | undefined {
-    if (this.#config.ignoreAcquireSpans) return undefined;
+    const tracer = this.#tracer.current();
+    if (tracer === undefined || this.#config.ignoreAcquireSpans) return undefined;
     const parent = context.active();
     if (this.#config.requireParentSpan && trace.getSpan(parent) === undefined) return undefined;
-    return this.#tracer.startSpan(sc.SPAN_ACQUIRE, { kind: SpanKind.INTERNAL, attributes: this.#poolAttributes(pool) }, parent);
+    return tracer.startSpan(sc.SPAN_ACQUIRE, { kind: SpanKind.INTERNAL, attributes: this.#poolAttributes(pool) }, parent);
   }
 
   acquireEnded(pool: ObservedPool, handle: TraceHandle | undefined, waitMs: number, connectionId: string | undefined, error: unknown): void {
@@ -140,7 +144,9 @@ export class TelemetryRecorder implements PoolTelemetry {
   connectionCreated(pool: ObservedPool, parent: TraceHandle | undefined, startedAt: number, durationMs: number, connectionId: string | undefined, error: unknown): void {
     if (error === undefined) this.#metrics?.histograms['db.client.connection.create_time'].record(durationMs / 1000, this.#poolAttributes(pool));
     else this.#metrics?.counters['sqlite_pool.connection.open_failures'].add(1, { ...this.#poolAttributes(pool), [sc.ATTR_ERROR_TYPE]: openFailureType(error) });
-    const span = this.#tracer.startSpan(
+    const tracer = this.#tracer.current();
+    if (tracer === undefined) return;
+    const span = tracer.startSpan(
       sc.SPAN_CONNECT,
       { kind: SpanKind.INTERNAL, startTime: spanTime(startedAt), attributes: this.#poolAttributes(pool) },
       parentContext(parent),
@@ -157,8 +163,9 @@ export class TelemetryRecorder implements PoolTelemetry {
     };
     if (result.error !== undefined) attributes[sc.ATTR_ERROR_TYPE] = result.error.code;
     this.#metrics?.histograms['sqlite_pool.health_check.duration'].record(result.durationMs / 1000, attributes);
-    if (!this.#config.healthCheckSpans) return;
-    const span = this.#tracer.startSpan(
+    const tracer = this.#tracer.current();
+    if (!this.#config.healthCheckSpans || tracer === undefined) return;
+    const span = tracer.startSpan(
       sc.SPAN_HEALTH_CHECK,
       {
         kind: SpanKind.INTERNAL,
@@ -202,9 +209,10 @@ export class TelemetryRecorder implements PoolTelemetry {
   }
 
   monitorCycleStarted(pool: ObservedPool): TraceHandle | undefined {
-    if (!this.#config.healthCheckSpans) return undefined;
+    const tracer = this.#tracer.current();
+    if (!this.#config.healthCheckSpans || tracer === undefined) return undefined;
     // Each cycle is its own trace: background work must not join whatever trace was active.
-    return this.#tracer.startSpan(sc.SPAN_MONITOR_CYCLE, { kind: SpanKind.INTERNAL, root: true, attributes: this.#poolAttributes(pool) });
+    return tracer.startSpan(sc.SPAN_MONITOR_CYCLE, { kind: SpanKind.INTERNAL, root: true, attributes: this.#poolAttributes(pool) });
   }
 
   monitorCycleEnded(handle: TraceHandle | undefined, probed: number, failed: number): void {

@@ -1,0 +1,35 @@
+import { ProxyTracerProvider, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import * as sc from './semconv.js';
+
+/**
+ * The tracer spans start on, or none while nothing could record them. From the global provider
+ * before an SDK registered (a `ProxyTracerProvider` without a delegate), every span would be a
+ * no-op object made, started and ended on each statement: `current()` answers `undefined`
+ * instead, and the pool records its metrics without one. It asks the proxy again on each call (one
+ * property read inside the API), so spans begin with the first statement after an SDK registers,
+ * on the SDK's own tracer, with no proxy in between from then on.
+ */
+export class LiveTracer {
+  #tracer: Tracer | undefined;
+  #proxy: ProxyTracerProvider | undefined;
+  readonly #name: string;
+  readonly #version: string;
+
+  constructor(provider: TracerProvider, tracer: Tracer, name: string, version: string) {
+    this.#name = name;
+    this.#version = version;
+    if (provider instanceof ProxyTracerProvider) this.#proxy = provider;
+    else this.#tracer = tracer;
+    this.current();
+  }
+
+  current(): Tracer | undefined {
+    const proxy = this.#proxy;
+    if (proxy === undefined) return this.#tracer;
+    const delegate = proxy.getDelegateTracer(this.#name, this.#version, { schemaUrl: sc.SCHEMA_URL });
+    if (delegate === undefined) return undefined;
+    this.#tracer = delegate;
+    this.#proxy = undefined;
+    return delegate;
+  }
+}
