@@ -43,16 +43,11 @@ export function tokenize(sql: string): Token[] {
       tokens.push(end < 0 ? { kind: 'literal' } : { kind: 'identifier', text: sql.slice(i, stop) });
       i = stop;
     } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
-      i++;
-      while (i < n && /[0-9a-zA-Z_.]/.test(sql[i] as string)) {
-        // An exponent sign belongs to the number (1e-5).
-        if ((sql[i] === 'e' || sql[i] === 'E') && (sql[i + 1] === '-' || sql[i + 1] === '+')) i++;
-        i++;
-      }
+      i = skipNumber(sql, i);
       tokens.push({ kind: 'literal' });
     } else if (c === '?' || c === ':' || c === '@' || c === '$') {
       let end = i + 1;
-      while (end < n && /[0-9a-zA-Z_]/.test(sql[end] as string)) end++;
+      while (end < n && /[0-9a-zA-Z_$\u0080-\uffff]/.test(sql[end] as string)) end++;
       tokens.push({ kind: 'parameter', text: sql.slice(i, end) });
       i = end;
     } else if (/[a-zA-Z_\u0080-\uffff]/.test(c)) {
@@ -69,6 +64,22 @@ export function tokenize(sql: string): Token[] {
     }
   }
   return tokens;
+}
+
+/**
+ * The index after a number: `42`, `1_000`, `3.14`, `.5`, `1.`, `1e5`, `2.5E-3`, `0x1F`. Letters
+ * and dots run on into the token (`12abc` is one bad token to SQLite too), so no part of a
+ * malformed number is left looking like a word. A sign is an operator (`-5` is `-` and `5`), except
+ * right after a decimal exponent; in hex (`0x1e-5` is `0x1e` minus 5) `e` is a digit.
+ */
+function skipNumber(sql: string, start: number): number {
+  const hex = sql[start] === '0' && (sql[start + 1] === 'x' || sql[start + 1] === 'X');
+  let i = start + 1;
+  while (i < sql.length && /[0-9a-zA-Z_.]/.test(sql[i] as string)) {
+    if (!hex && (sql[i] === 'e' || sql[i] === 'E') && (sql[i + 1] === '-' || sql[i + 1] === '+')) i++;
+    i++;
+  }
+  return i;
 }
 
 /** The index after the closing quote, or `sql.length + 1` when the quote never closes. */
