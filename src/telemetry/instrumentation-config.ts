@@ -3,7 +3,11 @@ import type { StatementMethod } from './pool-telemetry.js';
 
 /** What `requestHook` receives: the statement about to run. */
 export interface SqlitePoolRequestHookInfo {
-  /** The SQL text as written (parameterised for prepared statements). */
+  /**
+   * The SQL text exactly as the caller wrote it, literals and comments included: the hook is the
+   * caller's own code, in the caller's process. `db.query.text` on the span is sanitised; a hook
+   * that copies `sql` onto the span or elsewhere exports what the sanitiser removed.
+   */
   readonly sql: string;
   readonly method: StatementMethod;
   readonly connectionId: string;

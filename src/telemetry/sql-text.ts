@@ -8,13 +8,46 @@ export { tokenize } from '../sql/tokenize.js';
 
 /** The SQL with every literal replaced by `?`, comments removed and white space folded. */
 export function sanitizeSql(sql: string, maxLength = Infinity): string {
+  return truncate(sanitizeTokens(tokenize(sql)), maxLength);
+}
+
+function sanitizeTokens(tokens: readonly Token[]): string {
   let out = '';
-  for (const token of tokenize(sql)) {
+  for (const token of tokens) {
     const text = token.kind === 'literal' ? '?' : token.text;
     const glue = out === '' || /^[,;)]/.test(text) || out.endsWith('(') || out.endsWith('.') || text === '.' ? '' : ' ';
     out += glue + text;
   }
-  return truncate(out, maxLength);
+  return out;
+}
+
+/** What a statement's telemetry says about its text, from one pass of the tokenizer. */
+export interface SqlDescription extends QuerySummary {
+  /** `db.query.text`: see {@link queryText}. */
+  readonly text: string;
+}
+
+/** The summary, operation and `db.query.text` of a statement, tokenized once. */
+export function describeSql(sql: string, maxLength = Infinity): SqlDescription {
+  const tokens = tokenize(sql);
+  return { ...summarizeTokens(tokens), text: queryTextOf(sql, tokens, maxLength) };
+}
+
+/**
+ * `db.query.text`, whatever path the statement took: the text exactly as written when it holds no
+ * literal and no comment (a parameterised text says nothing private), the sanitised text otherwise.
+ * A comment is free text, as likely as a literal to carry a value (`-- for alice@example.com`), so it
+ * is dropped too. Cut to `maxLength` characters either way.
+ */
+export function queryText(sql: string, maxLength = Infinity): string {
+  return queryTextOf(sql, tokenize(sql), maxLength);
+}
+
+function queryTextOf(sql: string, tokens: readonly Token[], maxLength: number): string {
+  // `--` or `/*` inside a quoted identifier is taken for a comment too: that only costs the
+  // text its layout (it is sanitised), never a leak.
+  const clean = !/--|\/\*/.test(sql) && !tokens.some((token) => token.kind === 'literal');
+  return truncate(clean ? sql : sanitizeTokens(tokens), maxLength);
 }
 
 const OPERATIONS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER', 'PRAGMA', 'BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'VACUUM', 'ANALYZE', 'ATTACH', 'DETACH', 'REINDEX', 'EXPLAIN']);
@@ -33,7 +66,10 @@ export interface QuerySummary {
  * target, in order, never a literal (literals are not words), at most 255 characters.
  */
 export function summarizeSql(sql: string): QuerySummary {
-  const tokens = tokenize(sql);
+  return summarizeTokens(tokenize(sql));
+}
+
+function summarizeTokens(tokens: readonly Token[]): QuerySummary {
   const parts: string[] = [];
   let operation: string | undefined;
   for (let i = 0; i < tokens.length; i++) {
@@ -77,7 +113,7 @@ const CTE_STATEMENTS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE
  * tables), anything else only at the start of a statement (or after EXPLAIN, or a CTE). So
  * `INSERT OR REPLACE`, `ON CONFLICT ... DO UPDATE`, `replace(...)` and `CASE ... END` name nothing.
  */
-function startsStatement(tokens: Token[], i: number, upper: string): boolean {
+function startsStatement(tokens: readonly Token[], i: number, upper: string): boolean {
   if (upper === 'SELECT') return true;
   const previous = tokens[i - 1];
   if (previous === undefined) return true;
@@ -89,7 +125,7 @@ const EXPLAIN_WORDS = new Set(['EXPLAIN', 'PLAN']);
 
 const OR = new Set(['OR']);
 
-function findTarget(tokens: Token[], operation: string, from: number): string | undefined {
+function findTarget(tokens: readonly Token[], operation: string, from: number): string | undefined {
   if (operation === 'SELECT' || operation === 'DELETE') {
     // The first FROM at the same depth names the table read (or deleted from).
     let depth = 0;
@@ -114,7 +150,7 @@ function findTarget(tokens: Token[], operation: string, from: number): string | 
 }
 
 /** `schema.table` or `table` at position k, if it is an identifier. */
-function qualifiedName(tokens: Token[], k: number): string | undefined {
+function qualifiedName(tokens: readonly Token[], k: number): string | undefined {
   const first = tokens[k];
   if (first === undefined || (first.kind !== 'word' && first.kind !== 'identifier')) return undefined;
   if (first.kind === 'word' && OPERATIONS.has(first.text.toUpperCase())) return undefined;

@@ -112,7 +112,7 @@ export class TelemetryRecorder implements PoolTelemetry {
   #statementTelemetry(pool: ObservedPool, statement: StatementInfo): StatementTelemetry {
     let cached = statement.telemetryCache as StatementTelemetry | undefined;
     if (cached === undefined || cached.generation !== this.#generation) {
-      cached = statementTelemetry(statement, pool, this.poolName(pool), this.#config.maxQueryLength, this.#generation);
+      cached = statementTelemetry(statement, pool, this.poolName(pool), this.#config, this.#generation);
       statement.telemetryCache = cached;
     }
     return cached;
