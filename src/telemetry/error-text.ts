@@ -42,12 +42,13 @@ export interface RecordedException {
   readonly stack?: string;
 }
 
-export function sanitizedException(error: Error): RecordedException {
+/** The exception as `recordException` reads it, its message and stack passed through `clean`. */
+export function sanitizedException(error: Error, clean: (text: string) => string = sanitizeErrorText): RecordedException {
   const code = (error as { code?: unknown }).code;
   return {
     name: error.name,
     ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
-    message: sanitizeErrorText(error.message),
-    ...(error.stack === undefined ? {} : { stack: sanitizeErrorText(error.stack) }),
+    message: clean(error.message),
+    ...(error.stack === undefined ? {} : { stack: clean(error.stack) }),
   };
 }

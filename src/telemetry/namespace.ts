@@ -51,3 +51,16 @@ export function reportedNamespace(pool: ObservedPool, option: DbNamespaceOption)
   computed.set(pool, { option, value });
   return value;
 }
+
+/**
+ * Rewrites the pool's filename, where the pool's own error messages name it (`Could not open a
+ * connection to /srv/data/app.db: ...`, `The database file ... no longer exists`), into the
+ * reported namespace, so a failed connect, acquire or probe span says no more about the host than
+ * `db.namespace` does. Undefined when there is nothing to rewrite.
+ */
+export function pathHider(pool: ObservedPool, option: DbNamespaceOption): ((text: string) => string) | undefined {
+  const path = pool.namespace;
+  if (path === '' || path === ':memory:') return undefined;
+  const reported = reportedNamespace(pool, option);
+  return reported === path ? undefined : (text) => text.replaceAll(path, reported);
+}

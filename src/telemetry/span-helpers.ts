@@ -15,18 +15,20 @@ export function responseStatusCode(error: unknown): string | undefined {
 /**
  * Ends `span` as failed. The status message and the exception event carry the error's message and
  * stack with the values SQLite quotes in them replaced by `?` (`sanitizeErrorText`): a syntax
- * error names the literal it stopped at.
+ * error names the literal it stopped at. `hidePath`, when given, rewrites the pool's file path
+ * first (the pool's own messages name it: `Could not open a connection to /srv/data/app.db`).
  */
-export function endWithError(span: Span, error: unknown, type: string, endTime?: number): void {
+export function endWithError(span: Span, error: unknown, type: string, endTime?: number, hidePath?: (text: string) => string): void {
   const code = responseStatusCode(error);
   if (code !== undefined) span.setAttribute(sc.ATTR_DB_RESPONSE_STATUS_CODE, code);
   span.setAttribute(sc.ATTR_ERROR_TYPE, type);
+  const clean = hidePath === undefined ? sanitizeErrorText : (text: string) => sanitizeErrorText(hidePath(text));
   if (error instanceof Error) {
-    const exception = sanitizedException(error);
+    const exception = sanitizedException(error, clean);
     span.recordException(exception);
     span.setStatus({ code: SpanStatusCode.ERROR, message: exception.message });
   } else {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: sanitizeErrorText(String(error)) });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: clean(String(error)) });
   }
   span.end(endTime);
 }

@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Attributes } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { fileNamespace } from '../../src/telemetry/namespace.js';
+import { AcquireTimeoutError } from '../../src/errors.js';
 import { metric, newPool, tempDir, telemetryHarness, type Harness } from './harness.js';
 
 /**
@@ -96,5 +98,28 @@ describe('db.namespace', () => {
     await workload(pool);
     expect(await namespaces(h)).toEqual(new Set(['app.db']));
     expect(pool.getConnectionStatsSync().lifetime.telemetryFailures).toBe(1);
+  });
+
+  it('is what a failed connect, acquire or probe span says of the file, not its path', async () => {
+    for (const dbNamespace of ['fileName', 'path'] as const) {
+      const h = telemetryHarness({ dbNamespace });
+      const pool = newPool({ poolSize: 1, healthCheckConfig: { minHealthyConnections: 1 } });
+      await pool.initialize();
+      const dir = path.dirname(pool.namespace);
+      // The file is gone: the probe fails, and so does every open of a replacement.
+      fs.rmSync(pool.namespace);
+      await pool.healthManager.runCycle();
+      await expect(pool.getConnection({ timeoutMs: 50 })).rejects.toBeInstanceOf(AcquireTimeoutError);
+
+      const failed = h.spans.getFinishedSpans().filter((s) => s.status.message !== undefined);
+      const names = new Set(failed.map((s) => s.name));
+      for (const name of ['sqlite_pool.health_check', 'sqlite_pool.connect', 'sqlite_pool.acquire']) expect(names, name).toContain(name);
+      const messages = failed.flatMap((s) => [s.status.message, ...s.events.flatMap((e) => [e.attributes?.['exception.message'], e.attributes?.['exception.stacktrace']])]);
+      const exported = JSON.stringify(messages);
+      expect(exported).toContain(dbNamespace === 'path' ? pool.namespace : 'app.db');
+      if (dbNamespace === 'fileName') expect(exported).not.toContain(dir);
+      h.instrumentation.disable();
+      await pool.close({ timeoutMs: 0 });
+    }
   });
 });
