@@ -6,17 +6,48 @@ import { tokenize, type Token } from '../sql/tokenize.js';
 
 export { tokenize } from '../sql/tokenize.js';
 
-/** The SQL with every literal replaced by `?`, comments removed and white space folded. */
+/** The SQL with every literal (and a PRAGMA's argument) replaced by `?`, comments removed and white space folded. */
 export function sanitizeSql(sql: string, maxLength = Infinity): string {
-  return truncate(sanitizeTokens(tokenize(sql)), maxLength);
+  return truncate(sanitizeTokens(valueTokens(sql)), maxLength);
+}
+
+/**
+ * The tokens, with a PRAGMA's argument read as a literal whatever its quoting: SQLite takes
+ * `PRAGMA key = passphrase` and `= "passphrase"` as it takes `= 'passphrase'`, and SQLCipher's raw
+ * key is written `PRAGMA key = "x'2DD29CA8...'"`, a quoted identifier to the tokenizer. So
+ * `PRAGMA journal_mode = WAL` is reported as `PRAGMA journal_mode = ?`: a pragma's value is a value.
+ */
+function valueTokens(sql: string): readonly Token[] {
+  const tokens = tokenize(sql);
+  let out: Token[] | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    if (!isWord(tokens[i], PRAGMA) || (i > 0 && !isPunct(tokens[i - 1], ';'))) continue;
+    let j = i + 1;
+    if (isName(tokens[j])) j++;
+    if (isPunct(tokens[j], '.') && isName(tokens[j + 1])) j += 2;
+    if (!isPunct(tokens[j], '=') && !isPunct(tokens[j], '(')) continue;
+    for (j++; j < tokens.length && !isPunct(tokens[j], ';') && !isPunct(tokens[j], ')'); j++) {
+      if (isName(tokens[j])) (out ??= [...tokens])[j] = { kind: 'literal', spaced: (tokens[j] as Token).spaced };
+    }
+  }
+  return out ?? tokens;
+}
+
+const PRAGMA = new Set(['PRAGMA']);
+
+function isName(token: Token | undefined): boolean {
+  return token?.kind === 'word' || token?.kind === 'identifier';
+}
+
+function isPunct(token: Token | undefined, text: string): boolean {
+  return token?.kind === 'punct' && token.text === text;
 }
 
 function sanitizeTokens(tokens: readonly Token[]): string {
   let out = '';
   for (const token of tokens) {
-    const text = token.kind === 'literal' ? '?' : token.text;
-    const glue = out === '' || /^[,;)]/.test(text) || out.endsWith('(') || out.endsWith('.') || text === '.' ? '' : ' ';
-    out += glue + text;
+    // Where the text had white space or a comment, one space; where it had none, none.
+    out += (out !== '' && token.spaced ? ' ' : '') + (token.kind === 'literal' ? '?' : token.text);
   }
   return out;
 }
@@ -29,7 +60,7 @@ export interface SqlDescription extends QuerySummary {
 
 /** The summary, operation and `db.query.text` of a statement, tokenized once. */
 export function describeSql(sql: string, maxLength = Infinity): SqlDescription {
-  const tokens = tokenize(sql);
+  const tokens = valueTokens(sql);
   return { ...summarizeTokens(tokens), text: queryTextOf(sql, tokens, maxLength) };
 }
 
@@ -40,7 +71,7 @@ export function describeSql(sql: string, maxLength = Infinity): SqlDescription {
  * is dropped too. Cut to `maxLength` characters either way.
  */
 export function queryText(sql: string, maxLength = Infinity): string {
-  return queryTextOf(sql, tokenize(sql), maxLength);
+  return queryTextOf(sql, valueTokens(sql), maxLength);
 }
 
 function queryTextOf(sql: string, tokens: readonly Token[], maxLength: number): string {

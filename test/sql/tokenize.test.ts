@@ -45,6 +45,10 @@ describe('tokenize', () => {
     expect(shape(sql)).toEqual(expected);
   });
 
+  it('remembers where white space or a comment came before a token, and only there', () => {
+    expect(tokenize("lower('x')  /* c */|| a.b").map((t) => t.spaced)).toEqual([false, false, false, false, true, true, false, false]);
+  });
+
   it('tells one statement from a script', () => {
     expect(isSingleStatement('SELECT 1;')).toBe(true);
     expect(isSingleStatement("SELECT ';'")).toBe(true);

@@ -101,11 +101,11 @@ describe.each(['thread', 'worker'] as const)('nothing private in telemetry (%s m
       expect.arrayContaining([
         'INSERT INTO users (email, ssn, card, avatar) VALUES (?, ?, ?, ?)',
         'SELECT id FROM users WHERE email = ? AND ssn = ?',
-        'SELECT id FROM users WHERE card IN (?, - ?) LIMIT ?',
+        'SELECT id FROM users WHERE card IN (?, -?) LIMIT ?',
         'UPDATE users SET note = ? WHERE ssn = ?; UPDATE users SET card = ? WHERE id = ?',
-        'SELECT count (*) AS n FROM users WHERE avatar = ?', // the sanitiser folds white space its own way
+        'SELECT count(*) AS n FROM users WHERE avatar = ?',
         'SELECT email FROM users WHERE ssn = ? OR card = ?',
-        'UPDATE users SET email = lower (?) WHERE ssn = ?',
+        'UPDATE users SET email = lower(?) WHERE ssn = ?',
         'BEGIN IMMEDIATE',
         'UPDATE users SET note = ? WHERE card = ?',
         'SELECT note FROM users WHERE email = ?',
@@ -113,7 +113,7 @@ describe.each(['thread', 'worker'] as const)('nothing private in telemetry (%s m
         'SELECT * FROM users WHERE ssn = ? ?',
         'SELECT * FROM users WHERE card = ? ?',
         'UPDATE users SET ssn = ?',
-        'SELECT json_extract (?, ?) AS v',
+        'SELECT json_extract(?, ?) AS v',
         'INSERT INTO users (email) VALUES (?) ?',
       ]),
     );

@@ -87,13 +87,13 @@ const parameter: fc.Arbitrary<Atom[]> = fc.constantFrom('?', '?1', '?27', ':emai
 // --- statements ---------------------------------------------------------------------------------
 
 const join = (parts: Atom[][], separator: Atom[] = [punct(',')]): Atom[] => parts.flatMap((part, i) => (i === 0 ? part : [...separator, ...part]));
-const list = <T>(arb: fc.Arbitrary<T>, max = 4): fc.Arbitrary<T[]> => fc.array(arb, { minLength: 1, maxLength: max });
+const list = <T>(arb: fc.Arbitrary<T>, max = 3): fc.Arbitrary<T[]> => fc.array(arb, { minLength: 1, maxLength: max });
 
 /** The grammar, for values drawn from `leaf` (literals, parameters and columns, or no literals). */
 function statements(leaf: fc.Arbitrary<Atom[]>): fc.Arbitrary<Atom[]> {
   const { value } = fc.letrec<{ value: Atom[] }>((tie) => ({
     value: fc.oneof(
-      { depthSize: 'small', withCrossShrink: true },
+      { maxDepth: 2, depthSize: 'xsmall', withCrossShrink: true },
       leaf,
       // function arguments
       fc.tuple(fc.constantFrom('lower', 'coalesce', 'substr', 'json_extract'), list(tie('value'), 3)).map(([f, args]) => [word(f), punct('('), ...join(args), punct(')')]),
@@ -132,6 +132,26 @@ function statements(leaf: fc.Arbitrary<Atom[]>): fc.Arbitrary<Atom[]> {
   return list(statement, 2).map((ss) => join(ss, [punct(';')]));
 }
 
+/**
+ * A PRAGMA's argument is a value whatever its quoting (`PRAGMA key = passphrase`, SQLCipher's raw
+ * key `PRAGMA key = "x'2DD2...'"`): a word or an identifier there must go as a literal does.
+ */
+const pragmaValue: fc.Arbitrary<Atom> = fc.oneof(
+  stringLiteral,
+  numberLiteral,
+  fc.nat().map((n) => literal(`S3CR3T_${n}`)),
+  blobLiteral.map((blob) => literal(`"${blob.sql.replaceAll('"', '""')}"`)),
+  secretText.map((text) => literal(`[${text.replaceAll(']', '')}]`)),
+);
+const pragma: fc.Arbitrary<Atom[]> = fc
+  .tuple(fc.boolean(), fc.constantFrom('key', 'rekey', 'journal_mode', 'table_info'), pragmaValue, fc.boolean())
+  .map(([schema, name, value, call]) => [
+    word('PRAGMA'),
+    ...(schema ? [word('main'), punct('.')] : []),
+    word(name),
+    ...(call ? [punct('('), value, punct(')')] : [punct('='), value]),
+  ]);
+
 /** White space, or a comment holding a secret (padded: `-` then `--` would start the comment early). */
 const whitespace = fc.constantFrom(' ', '\n', '\t', '  \n  ');
 const commentText = fc.array(fc.constantFrom("'", '"', '?', ' ', 'a', '98765', 'CAFE', ';', '-'), { maxLength: 6 }).map((s) => `S3CR3T${s.join('')}`);
@@ -160,7 +180,10 @@ const MARKERS = ['S3CR3T', '98765', 'CAFE'];
 
 describe('db.query.text over generated SQL with literals', () => {
   const withLiterals = render(
-    statements(fc.oneof({ weight: 3, arbitrary: literalValue }, parameter, column)).filter((atoms) => atoms.some((a) => a.literal === true)),
+    fc.oneof(
+      { weight: 4, arbitrary: statements(fc.oneof({ weight: 3, arbitrary: literalValue }, parameter, column)).filter((atoms) => atoms.some((a) => a.literal === true)) },
+      { weight: 1, arbitrary: pragma },
+    ),
     separatorWithComments,
   );
 
