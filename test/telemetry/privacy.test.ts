@@ -59,6 +59,7 @@ async function exercise(pool: DatabaseManager): Promise<void> {
       const select = lease.prepare(`SELECT id FROM users WHERE ssn = '${SSN}'`);
       expect(select.get()).toEqual({ id: 1 });
       expect(select.all()).toEqual([{ id: 1 }]);
+      expect([...select.iterate()]).toEqual([{ id: 1 }]);
       expect(lease.prepare(`UPDATE users SET card = ${CARD} WHERE email = '${EMAIL}'`).run().changes).toBe(1);
       expect(lease.connection.prepare(`SELECT CASE WHEN card = ${CARD} THEN '${SSN}' END AS v FROM users`).get()).toEqual({ v: SSN });
       lease.pragma('user_version = 31337');
@@ -126,7 +127,7 @@ describe.each(['thread', 'worker'] as const)('nothing private in telemetry (%s m
           'PRAGMA user_version = ?',
         ]),
       );
-      expect(spans.filter((s) => s.attributes['db.query.text'] === 'SELECT id FROM users WHERE ssn = ?')).toHaveLength(2); // get() and all()
+      expect(spans.filter((s) => s.attributes['db.query.text'] === 'SELECT id FROM users WHERE ssn = ?')).toHaveLength(3); // get(), all(), iterate()
     }
     // The failures were recorded, their messages sanitised.
     const failed = spans.filter((s) => s.status.message !== undefined && /syntax error|unrecognized token|bad JSON path/.test(s.status.message));
