@@ -1,9 +1,14 @@
 import type { MeterProvider, Span, TracerProvider } from '@opentelemetry/api';
 import type { StatementMethod } from './pool-telemetry.js';
+import type { DbNamespaceOption } from './namespace.js';
 
 /** What `requestHook` receives: the statement about to run. */
 export interface SqlitePoolRequestHookInfo {
-  /** The SQL text as written (parameterised for prepared statements). */
+  /**
+   * The SQL text exactly as the caller wrote it, literals and comments included: the hook is the
+   * caller's own code, in the caller's process. `db.query.text` on the span is sanitised; a hook
+   * that copies `sql` onto the span or elsewhere exports what the sanitiser removed.
+   */
   readonly sql: string;
   readonly method: StatementMethod;
   readonly connectionId: string;
@@ -33,9 +38,19 @@ export interface SqlitePoolInstrumentationConfig {
   requireParentSpan?: boolean;
   /**
    * Record bound values as `db.query.parameter.<key>` span attributes. They may hold personal data.
+   * That is all it adds: `db.query.text` and recorded error messages are sanitised either way.
    * @default false
    */
   enhancedDatabaseReporting?: boolean;
+  /**
+   * The `db.namespace` reported on statement spans and `db.client.operation.duration` points:
+   * `'fileName'`, the database file's name (`app.db`; `:memory:` and `''` as they are), so the
+   * host's directory layout stays out of the telemetry; `'path'`, the filename as the pool was
+   * given it (`/srv/acme/data/app.db`); or a function of the pool, called once per pool. A function
+   * that throws is counted as for `requestHook`, and the file name is reported.
+   * @default 'fileName'
+   */
+  dbNamespace?: DbNamespaceOption;
   /**
    * Truncate `db.query.text` to this many characters.
    * @default 2048
@@ -82,7 +97,7 @@ export interface SqlitePoolInstrumentationConfig {
 }
 
 /** The options with their defaults applied. */
-export type Resolved = Required<Pick<SqlitePoolInstrumentationConfig, 'enabled' | 'requireParentSpan' | 'enhancedDatabaseReporting' | 'maxQueryLength' | 'ignoreAcquireSpans' | 'healthCheckSpans'>> &
+export type Resolved = Required<Pick<SqlitePoolInstrumentationConfig, 'enabled' | 'requireParentSpan' | 'enhancedDatabaseReporting' | 'dbNamespace' | 'maxQueryLength' | 'ignoreAcquireSpans' | 'healthCheckSpans'>> &
   Pick<SqlitePoolInstrumentationConfig, 'requestHook' | 'responseHook' | 'operationDurationBuckets' | 'poolName'>;
 
 export function resolveConfig(config: SqlitePoolInstrumentationConfig): Resolved {
@@ -90,6 +105,7 @@ export function resolveConfig(config: SqlitePoolInstrumentationConfig): Resolved
     enabled: config.enabled ?? true,
     requireParentSpan: config.requireParentSpan ?? false,
     enhancedDatabaseReporting: config.enhancedDatabaseReporting ?? false,
+    dbNamespace: config.dbNamespace ?? 'fileName',
     maxQueryLength: config.maxQueryLength ?? 2048,
     ignoreAcquireSpans: config.ignoreAcquireSpans ?? false,
     healthCheckSpans: config.healthCheckSpans ?? true,

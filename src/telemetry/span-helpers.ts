@@ -1,5 +1,6 @@
 import { SpanStatusCode, context, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { sqliteCode } from '../sqlite-errors.js';
+import { sanitizeErrorText, sanitizedException } from './error-text.js';
 import type { TraceHandle } from './pool-telemetry.js';
 import * as sc from './semconv.js';
 
@@ -11,12 +12,24 @@ export function responseStatusCode(error: unknown): string | undefined {
   return code !== undefined && !code.startsWith('SQLITE_POOL_') ? code : undefined;
 }
 
-export function endWithError(span: Span, error: unknown, type: string, endTime?: number): void {
+/**
+ * Ends `span` as failed. The status message and the exception event carry the error's message and
+ * stack with the values SQLite quotes in them replaced by `?` (`sanitizeErrorText`): a syntax
+ * error names the literal it stopped at. `hidePath`, when given, rewrites the pool's file path
+ * first (the pool's own messages name it: `Could not open a connection to /srv/data/app.db`).
+ */
+export function endWithError(span: Span, error: unknown, type: string, endTime?: number, hidePath?: (text: string) => string): void {
   const code = responseStatusCode(error);
   if (code !== undefined) span.setAttribute(sc.ATTR_DB_RESPONSE_STATUS_CODE, code);
   span.setAttribute(sc.ATTR_ERROR_TYPE, type);
-  if (error instanceof Error) span.recordException(error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  const clean = hidePath === undefined ? sanitizeErrorText : (text: string) => sanitizeErrorText(hidePath(text));
+  if (error instanceof Error) {
+    const exception = sanitizedException(error, clean);
+    span.recordException(exception);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: exception.message });
+  } else {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: clean(String(error)) });
+  }
   span.end(endTime);
 }
 

@@ -6,15 +6,79 @@ import { tokenize, type Token } from '../sql/tokenize.js';
 
 export { tokenize } from '../sql/tokenize.js';
 
-/** The SQL with every literal replaced by `?`, comments removed and white space folded. */
+/** The SQL with every literal (and a PRAGMA's argument) replaced by `?`, comments removed and white space folded. */
 export function sanitizeSql(sql: string, maxLength = Infinity): string {
-  let out = '';
-  for (const token of tokenize(sql)) {
-    const text = token.kind === 'literal' ? '?' : token.text;
-    const glue = out === '' || /^[,;)]/.test(text) || out.endsWith('(') || out.endsWith('.') || text === '.' ? '' : ' ';
-    out += glue + text;
+  return truncate(sanitizeTokens(valueTokens(sql)), maxLength);
+}
+
+/**
+ * The tokens, with a PRAGMA's argument read as a literal whatever its quoting: SQLite takes
+ * `PRAGMA key = passphrase` and `= "passphrase"` as it takes `= 'passphrase'`, and SQLCipher's raw
+ * key is written `PRAGMA key = "x'2DD29CA8...'"`, a quoted identifier to the tokenizer. So
+ * `PRAGMA journal_mode = WAL` is reported as `PRAGMA journal_mode = ?`: a pragma's value is a value.
+ */
+function valueTokens(sql: string): readonly Token[] {
+  const tokens = tokenize(sql);
+  let out: Token[] | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    if (!isWord(tokens[i], PRAGMA) || (i > 0 && !isPunct(tokens[i - 1], ';'))) continue;
+    let j = i + 1;
+    if (isName(tokens[j])) j++;
+    if (isPunct(tokens[j], '.') && isName(tokens[j + 1])) j += 2;
+    if (!isPunct(tokens[j], '=') && !isPunct(tokens[j], '(')) continue;
+    for (j++; j < tokens.length && !isPunct(tokens[j], ';') && !isPunct(tokens[j], ')'); j++) {
+      if (isName(tokens[j])) (out ??= [...tokens])[j] = { kind: 'literal', spaced: (tokens[j] as Token).spaced };
+    }
   }
-  return truncate(out, maxLength);
+  return out ?? tokens;
+}
+
+const PRAGMA = new Set(['PRAGMA']);
+
+function isName(token: Token | undefined): boolean {
+  return token?.kind === 'word' || token?.kind === 'identifier';
+}
+
+function isPunct(token: Token | undefined, text: string): boolean {
+  return token?.kind === 'punct' && token.text === text;
+}
+
+function sanitizeTokens(tokens: readonly Token[]): string {
+  let out = '';
+  for (const token of tokens) {
+    // Where the text had white space or a comment, one space; where it had none, none.
+    out += (out !== '' && token.spaced ? ' ' : '') + (token.kind === 'literal' ? '?' : token.text);
+  }
+  return out;
+}
+
+/** What a statement's telemetry says about its text, from one pass of the tokenizer. */
+export interface SqlDescription extends QuerySummary {
+  /** `db.query.text`: see {@link queryText}. */
+  readonly text: string;
+}
+
+/** The summary, operation and `db.query.text` of a statement, tokenized once. */
+export function describeSql(sql: string, maxLength = Infinity): SqlDescription {
+  const tokens = valueTokens(sql);
+  return { ...summarizeTokens(tokens), text: queryTextOf(sql, tokens, maxLength) };
+}
+
+/**
+ * `db.query.text`, whatever path the statement took: the text exactly as written when it holds no
+ * literal and no comment (a parameterised text says nothing private), the sanitised text otherwise.
+ * A comment is free text, as likely as a literal to carry a value (`-- for alice@example.com`), so it
+ * is dropped too. Cut to `maxLength` characters either way.
+ */
+export function queryText(sql: string, maxLength = Infinity): string {
+  return queryTextOf(sql, valueTokens(sql), maxLength);
+}
+
+function queryTextOf(sql: string, tokens: readonly Token[], maxLength: number): string {
+  // `--` or `/*` inside a quoted identifier is taken for a comment too: that only costs the
+  // text its layout (it is sanitised), never a leak.
+  const clean = !/--|\/\*/.test(sql) && !tokens.some((token) => token.kind === 'literal');
+  return truncate(clean ? sql : sanitizeTokens(tokens), maxLength);
 }
 
 const OPERATIONS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER', 'PRAGMA', 'BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'VACUUM', 'ANALYZE', 'ATTACH', 'DETACH', 'REINDEX', 'EXPLAIN']);
@@ -33,7 +97,10 @@ export interface QuerySummary {
  * target, in order, never a literal (literals are not words), at most 255 characters.
  */
 export function summarizeSql(sql: string): QuerySummary {
-  const tokens = tokenize(sql);
+  return summarizeTokens(tokenize(sql));
+}
+
+function summarizeTokens(tokens: readonly Token[]): QuerySummary {
   const parts: string[] = [];
   let operation: string | undefined;
   for (let i = 0; i < tokens.length; i++) {
@@ -77,7 +144,7 @@ const CTE_STATEMENTS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE
  * tables), anything else only at the start of a statement (or after EXPLAIN, or a CTE). So
  * `INSERT OR REPLACE`, `ON CONFLICT ... DO UPDATE`, `replace(...)` and `CASE ... END` name nothing.
  */
-function startsStatement(tokens: Token[], i: number, upper: string): boolean {
+function startsStatement(tokens: readonly Token[], i: number, upper: string): boolean {
   if (upper === 'SELECT') return true;
   const previous = tokens[i - 1];
   if (previous === undefined) return true;
@@ -89,7 +156,7 @@ const EXPLAIN_WORDS = new Set(['EXPLAIN', 'PLAN']);
 
 const OR = new Set(['OR']);
 
-function findTarget(tokens: Token[], operation: string, from: number): string | undefined {
+function findTarget(tokens: readonly Token[], operation: string, from: number): string | undefined {
   if (operation === 'SELECT' || operation === 'DELETE') {
     // The first FROM at the same depth names the table read (or deleted from).
     let depth = 0;
@@ -114,7 +181,7 @@ function findTarget(tokens: Token[], operation: string, from: number): string | 
 }
 
 /** `schema.table` or `table` at position k, if it is an identifier. */
-function qualifiedName(tokens: Token[], k: number): string | undefined {
+function qualifiedName(tokens: readonly Token[], k: number): string | undefined {
   const first = tokens[k];
   if (first === undefined || (first.kind !== 'word' && first.kind !== 'identifier')) return undefined;
   if (first.kind === 'word' && OPERATIONS.has(first.text.toUpperCase())) return undefined;

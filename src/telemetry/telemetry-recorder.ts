@@ -9,6 +9,7 @@ import type { PoolMetrics } from './pool-metrics.js';
 import { reportTelemetryFailure, type HealthCheckTrigger, type ObservedPool, type PoolTelemetry, type StatementMethod, type TraceHandle } from './pool-telemetry.js';
 import * as sc from './semconv.js';
 import { statementTelemetry, type StatementTelemetry } from './statement-attributes.js';
+import { pathHider } from './namespace.js';
 import type { Resolved, SqlitePoolRequestHookInfo } from './instrumentation-config.js';
 import { NO_PARAMETERS, endWithError, responseStatusCode, parameterAttributes, parentContext, spanTime } from './span-helpers.js';
 
@@ -115,7 +116,7 @@ export class TelemetryRecorder implements PoolTelemetry {
   #statementTelemetry(pool: ObservedPool, statement: StatementInfo): StatementTelemetry {
     let cached = statement.telemetryCache as StatementTelemetry | undefined;
     if (cached === undefined || cached.generation !== this.#generation) {
-      cached = statementTelemetry(statement, pool, this.poolName(pool), this.#config.maxQueryLength, this.#generation);
+      cached = statementTelemetry(statement, pool, this.poolName(pool), this.#config, this.#generation);
       statement.telemetryCache = cached;
     }
     return cached;
@@ -138,7 +139,7 @@ export class TelemetryRecorder implements PoolTelemetry {
     if (connectionId !== undefined) span.setAttribute(sc.ATTR_SQLITE_POOL_CONNECTION_ID, connectionId);
     span.setAttribute(sc.ATTR_SQLITE_POOL_WAIT_MS, waitMs);
     if (error === undefined) span.end();
-    else endWithError(span, error, errorType(error));
+    else endWithError(span, error, errorType(error), undefined, pathHider(pool, this.#config.dbNamespace));
   }
 
   connectionCreated(pool: ObservedPool, parent: TraceHandle | undefined, startedAt: number, durationMs: number, connectionId: string | undefined, error: unknown): void {
@@ -152,7 +153,7 @@ export class TelemetryRecorder implements PoolTelemetry {
       parentContext(parent),
     );
     if (connectionId !== undefined) span.setAttribute(sc.ATTR_SQLITE_POOL_CONNECTION_ID, connectionId);
-    if (error !== undefined) endWithError(span, error, errorType(error), spanTime(startedAt + durationMs));
+    if (error !== undefined) endWithError(span, error, errorType(error), spanTime(startedAt + durationMs), pathHider(pool, this.#config.dbNamespace));
     else span.end(spanTime(startedAt + durationMs));
   }
 
@@ -184,7 +185,7 @@ export class TelemetryRecorder implements PoolTelemetry {
       span.addEvent('status_change', { from: result.statusBefore, to: result.statusAfter }, spanTime(result.startedAt + result.durationMs));
     }
     const endTime = spanTime(result.startedAt + result.durationMs);
-    if (result.error !== undefined) endWithError(span, result.error, result.error.code, endTime);
+    if (result.error !== undefined) endWithError(span, result.error, result.error.code, endTime, pathHider(pool, this.#config.dbNamespace));
     else span.end(endTime);
   }
 

@@ -50,6 +50,7 @@ describe('docs/telemetry.md', () => {
       'enabled',
       'requireParentSpan',
       'enhancedDatabaseReporting',
+      'dbNamespace',
       'maxQueryLength',
       'requestHook',
       'responseHook',

@@ -81,7 +81,7 @@ describe('metrics', () => {
     const all = await h.reader.metrics();
 
     const duration = metric(all, 'db.client.operation.duration');
-    const base = { [POOL]: pool.poolName, 'db.system.name': 'sqlite', 'db.namespace': pool.namespace };
+    const base = { [POOL]: pool.poolName, 'db.system.name': 'sqlite', 'db.namespace': 'app.db' }; // the file's name, not its path
     const inserts = points(duration, { ...base, 'db.operation.name': 'INSERT' });
     expect(inserts.map((p) => p.attributes['error.type'] ?? 'ok').sort()).toEqual(['SQLITE_CONSTRAINT_UNIQUE', 'ok']);
     expect(histogram(duration, { 'db.operation.name': 'INSERT', 'error.type': 'SQLITE_CONSTRAINT_UNIQUE' }).count).toBe(1);

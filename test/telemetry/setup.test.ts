@@ -150,7 +150,7 @@ describe('startTelemetry()', () => {
     expect(buckets.at(-1)!.value).toBe(5);
     expect(buckets.map((s) => s.value)).toEqual([...buckets.map((s) => s.value)].sort((a, b) => a - b)); // cumulative
     expect(inserts('db_client_operation_duration_count')[0]!.value).toBe(5);
-    expect(buckets[0]!.labels).toMatchObject({ db_system_name: 'sqlite', db_namespace: pool.namespace, db_client_connection_pool_name: 'scraped' });
+    expect(buckets[0]!.labels).toMatchObject({ db_system_name: 'sqlite', db_namespace: 'app.db', db_client_connection_pool_name: 'scraped' });
     const failed = ours.find((s) => s.name === 'db_client_operation_duration_count' && s.labels.error_type === 'SQLITE_CONSTRAINT_UNIQUE');
     expect(failed?.value).toBe(1);
     // the lifetime histogram has its own buckets

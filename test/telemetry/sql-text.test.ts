@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { sanitizeSql, summarizeSql } from '../../src/telemetry/sql-text.js';
+import { describeSql, queryText, sanitizeSql, summarizeSql } from '../../src/telemetry/sql-text.js';
 
-/** The query summary (span names) and the sanitiser (exec() and pragma() text). */
+/** The query summary (span names), the sanitiser, and `db.query.text` (sanitised on every path when it must be). */
 
 describe('summarizeSql', () => {
   it.each([
@@ -75,7 +75,7 @@ describe('summarizeSql', () => {
 describe('sanitizeSql', () => {
   it.each([
     ["SELECT * FROM users WHERE name = 'O''Brien' AND id = 42", 'SELECT * FROM users WHERE name = ? AND id = ?'],
-    ['SELECT * FROM t WHERE score > -3.5e-2 AND h = 0x1F AND f = .5 AND g = 1e10', 'SELECT * FROM t WHERE score > - ? AND h = ? AND f = ? AND g = ?'],
+    ['SELECT * FROM t WHERE score > -3.5e-2 AND h = 0x1F AND f = .5 AND g = 1e10', 'SELECT * FROM t WHERE score > -? AND h = ? AND f = ? AND g = ?'],
     ["UPDATE files SET data = x'DEADBEEF', other = X'00ff' WHERE id = 7", 'UPDATE files SET data = ?, other = ? WHERE id = ?'],
     ["SELECT 1 -- 'secret in a comment' 123\nFROM t /* password='hunter2' 999 */ WHERE a = 'x'", 'SELECT ? FROM t WHERE a = ?'],
     ["UPDATE t SET a = 'never closed", 'UPDATE t SET a = ?'],
@@ -84,6 +84,10 @@ describe('sanitizeSql', () => {
     ["INSERT INTO t VALUES (1, 'a');\n\n  DELETE FROM t WHERE id = 2", 'INSERT INTO t VALUES (?, ?); DELETE FROM t WHERE id = ?'],
     ['SELECT main.users.name FROM main.users', 'SELECT main.users.name FROM main.users'],
     ["PRAGMA key = 'correct horse battery staple'", 'PRAGMA key = ?'],
+    // a pragma's argument is a value, whatever its quoting (SQLCipher's raw key is a quoted identifier)
+    ['PRAGMA key = "x\'2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99\'"', 'PRAGMA key = ?'],
+    ['PRAGMA main.key = passphrase', 'PRAGMA main.key = ?'],
+    ['PRAGMA cache_size = -2000; PRAGMA table_info(users)', 'PRAGMA cache_size = -?; PRAGMA table_info(?)'],
   ])('%s', (sql, expected) => {
     expect(sanitizeSql(sql)).toBe(expected);
   });
@@ -123,5 +127,38 @@ describe('sanitizeSql', () => {
         expect(sanitized).toBe('SELECT ? AS v');
       }),
     );
+  });
+});
+
+describe('queryText (db.query.text)', () => {
+  it.each([
+    // literals: sanitised, whatever the statement is
+    ["SELECT * FROM users WHERE email = 'alice@example.com' AND ssn = '078-05-1120'", 'SELECT * FROM users WHERE email = ? AND ssn = ?'],
+    ['SELECT * FROM t LIMIT 10', 'SELECT * FROM t LIMIT ?'],
+    // a comment is sanitised away too, literal or not
+    ['SELECT * FROM users WHERE id = ? -- for alice@example.com', 'SELECT * FROM users WHERE id = ?'],
+    ['SELECT /* tenant 42 */ * FROM users WHERE id = ?', 'SELECT * FROM users WHERE id = ?'],
+    // neither: exactly as written, layout and quoted identifiers included
+    ['SELECT *\n  FROM "e-mail"   WHERE id = :id AND [k] = @k AND `v` = $v AND w = ?1', 'SELECT *\n  FROM "e-mail"   WHERE id = :id AND [k] = @k AND `v` = $v AND w = ?1'],
+    ['SELECT * FROM t WHERE a IS NULL AND b = TRUE', 'SELECT * FROM t WHERE a IS NULL AND b = TRUE'],
+    ['PRAGMA user_version', 'PRAGMA user_version'],
+    ['PRAGMA journal_mode = WAL', 'PRAGMA journal_mode = ?'],
+  ])('%s', (sql, expected) => {
+    expect(queryText(sql)).toBe(expected);
+    expect(describeSql(sql).text).toBe(expected);
+  });
+
+  it('cuts to maxLength either way', () => {
+    expect(queryText('SELECT * FROM users WHERE id = ?', 10)).toBe('SELECT * F');
+    expect(queryText("SELECT * FROM users WHERE name = 'ada'", 20)).toBe('SELECT * FROM users ');
+  });
+
+  it('describes a statement in one pass: summary, operation and text', () => {
+    expect(describeSql("INSERT INTO users (email) VALUES ('alice@example.com')")).toEqual({
+      summary: 'INSERT users',
+      operation: 'INSERT',
+      text: 'INSERT INTO users (email) VALUES (?)',
+    });
+    expect(describeSql('PRAGMA table_info(users)')).toEqual({ summary: 'PRAGMA table_info', operation: 'PRAGMA', text: 'PRAGMA table_info(?)' });
   });
 });

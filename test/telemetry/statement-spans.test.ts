@@ -74,10 +74,10 @@ describe('statement spans', () => {
 
     const spans = h.spans.getFinishedSpans();
     expect(spans.map((s) => s.name)).toEqual(['INSERT users', 'SELECT users', 'SELECT main.users', 'SELECT "users"']);
-    expectStatementSpan(spans[0]!, pool.namespace, { name: 'INSERT users', operation: 'INSERT', text: 'INSERT INTO users (name, email) VALUES (?, ?)' });
-    expectStatementSpan(spans[1]!, pool.namespace, { name: 'SELECT users', operation: 'SELECT', text: 'SELECT name FROM users WHERE id = ?' });
-    expectStatementSpan(spans[2]!, pool.namespace, { name: 'SELECT main.users', operation: 'SELECT', text: 'SELECT name FROM main.users WHERE id > :min ORDER BY id' });
-    expectStatementSpan(spans[3]!, pool.namespace, { name: 'SELECT "users"', operation: 'SELECT', text: 'SELECT id FROM "users" ORDER BY id' });
+    expectStatementSpan(spans[0]!, 'app.db', { name: 'INSERT users', operation: 'INSERT', text: 'INSERT INTO users (name, email) VALUES (?, ?)' });
+    expectStatementSpan(spans[1]!, 'app.db', { name: 'SELECT users', operation: 'SELECT', text: 'SELECT name FROM users WHERE id = ?' });
+    expectStatementSpan(spans[2]!, 'app.db', { name: 'SELECT main.users', operation: 'SELECT', text: 'SELECT name FROM main.users WHERE id > :min ORDER BY id' });
+    expectStatementSpan(spans[3]!, 'app.db', { name: 'SELECT "users"', operation: 'SELECT', text: 'SELECT id FROM "users" ORDER BY id' });
     for (const span of spans) {
       expect(span.attributes['db.client.connection.pool.name']).toBe(pool.poolName);
       expect(span.attributes['db.query.summary']).toBe(span.name);
@@ -113,19 +113,19 @@ describe('statement spans', () => {
     lease.pragma('user_version = 42');
 
     const [create, script, pragmaRead, pragmaWrite] = h.spans.getFinishedSpans();
-    expectStatementSpan(create!, pool.namespace, {
+    expectStatementSpan(create!, 'app.db', {
       name: 'CREATE TABLE orders',
       operation: 'CREATE TABLE',
       text: 'CREATE TABLE orders (id INTEGER PRIMARY KEY, note TEXT DEFAULT ?, total REAL DEFAULT ?)',
     });
-    expectStatementSpan(script!, pool.namespace, {
+    expectStatementSpan(script!, 'app.db', {
       name: 'INSERT orders UPDATE orders',
       operation: 'INSERT',
       text: 'INSERT INTO orders (note) VALUES (?); UPDATE orders SET total = ? WHERE note = ?',
     });
-    expectStatementSpan(pragmaRead!, pool.namespace, { name: 'PRAGMA user_version', operation: 'PRAGMA', text: 'PRAGMA user_version' });
+    expectStatementSpan(pragmaRead!, 'app.db', { name: 'PRAGMA user_version', operation: 'PRAGMA', text: 'PRAGMA user_version' });
     // A pragma's text is raw (it can carry a SQLCipher key): sanitised like exec().
-    expectStatementSpan(pragmaWrite!, pool.namespace, { name: 'PRAGMA user_version', operation: 'PRAGMA', text: 'PRAGMA user_version = ?' });
+    expectStatementSpan(pragmaWrite!, 'app.db', { name: 'PRAGMA user_version', operation: 'PRAGMA', text: 'PRAGMA user_version = ?' });
     for (const span of h.spans.getFinishedSpans()) {
       for (const literal of ['secret', '12.5', 'private', '99', 'DEADBEEF', '42']) expect(String(span.attributes['db.query.text'])).not.toContain(literal);
     }
@@ -142,7 +142,7 @@ describe('statement spans', () => {
     statement.run('other@example.com', 2);
     const spans = h.spansNamed('UPDATE users');
     expect(spans).toHaveLength(2);
-    for (const span of spans) expectStatementSpan(span, pool.namespace, { name: 'UPDATE users', operation: 'UPDATE', text: 'UPDATE users SET email = ? WHERE id = ?' });
+    for (const span of spans) expectStatementSpan(span, 'app.db', { name: 'UPDATE users', operation: 'UPDATE', text: 'UPDATE users SET email = ? WHERE id = ?' });
 
     h.spans.reset();
     await lease[Symbol.asyncDispose]();
@@ -167,7 +167,7 @@ describe('statement spans', () => {
     expect(span.attributes['db.system.name']).toBe('sqlite');
     expect(span.attributes['db.operation.name']).toBeUndefined();
     expect(span.attributes['db.query.summary']).toBeUndefined();
-    expect(span.attributes['db.query.text']).toBe('VALUES (1), (2)');
+    expect(span.attributes['db.query.text']).toBe('VALUES (?), (?)'); // literals are sanitised on every path
   });
 
   it('traces every statement of a transaction, COMMIT and ROLLBACK included', async () => {

@@ -28,7 +28,7 @@ describe('telemetry in worker mode', () => {
     expect(select.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
     expect(select.attributes).toMatchObject({
       'db.system.name': 'sqlite',
-      'db.namespace': pool.namespace,
+      'db.namespace': 'app.db',
       'db.operation.name': 'SELECT',
       'db.query.text': 'SELECT * FROM users WHERE id = ?',
       'db.client.connection.pool.name': pool.poolName,
