@@ -34,15 +34,15 @@
  * statement's attribute objects from ours' own `statementTelemetry()` (so they are identical, key
  * order included), the pool's as the recorder builds them (one frozen object); the tracer and meter
  * from the providers with a name, version and schema URL. With metrics only (`sdk-floor-metrics`,
- * like `ours+metrics`) there is no tracer provider and no context manager: the tracer is the global
- * no-op one, as in ours, so steps 3–5 and 9 are the API's no-op calls and no span is recorded.
+ * like `ours+metrics`) there is no tracer provider and no context manager: ours then makes no span
+ * at all (src/telemetry/live-tracer.ts), so the floor skips steps 3–5 and 9.
  *
  * Not in the floor: what ours does around these calls (the promise it returns and the caller's
  * `await`, the pool's bookkeeping). The floor is synchronous, so the worker does not await it.
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SpanKind, ValueType, context, trace, type Attributes, type Histogram, type Tracer } from '@opentelemetry/api';
+import { SpanKind, ValueType, context, type Attributes, type Histogram, type Tracer } from '@opentelemetry/api';
 import { METRIC_DEFINITIONS } from '../../src/telemetry/metric-definitions.js';
 import type { ObservedPool } from '../../src/telemetry/pool-telemetry.js';
 import * as sc from '../../src/telemetry/semconv.js';
@@ -78,7 +78,8 @@ function histogramsOf(metrics: Metrics): Histograms {
 }
 
 interface Calls {
-  readonly tracer: Tracer;
+  /** None with metrics only: ours makes no span while no tracer provider could record one. */
+  readonly tracer: Tracer | undefined;
   readonly duration: Histogram;
   readonly waitTime: Histogram;
   readonly useTime: Histogram;
@@ -94,13 +95,12 @@ function shortcutRead(c: Calls): Read {
   return (stmt, t, many, a, b) => {
     const lentAt = performance.now();
     waitTime.record(0, poolAttributes);
-    const parent = context.active();
-    const span = tracer.startSpan(t.spanName, { kind: SpanKind.CLIENT, attributes: t.spanAttributes }, parent);
-    span.isRecording();
+    const span = tracer?.startSpan(t.spanName, { kind: SpanKind.CLIENT, attributes: t.spanAttributes }, context.active());
+    span?.isRecording();
     const result = many ? stmt.all(a, b) : stmt.get(a);
     const endedAt = performance.now();
     duration.record((endedAt - lentAt) / 1000, t.metricAttributes);
-    span.end();
+    span?.end();
     useTime.record((endedAt - lentAt) / 1000, poolAttributes);
     return result;
   };
@@ -108,7 +108,8 @@ function shortcutRead(c: Calls): Read {
 
 /** An explicit lease around one statement: the acquire span, then the shortcut's statement calls. */
 function leaseRead(c: Calls): Read {
-  const { tracer, duration, waitTime, useTime, poolAttributes, connectionId } = c;
+  const { duration, waitTime, useTime, poolAttributes, connectionId } = c;
+  const tracer = c.tracer as Tracer; // the lease floor always traces
   return (stmt, t, many, a, b) => {
     const lentAt = performance.now();
     const acquire = tracer.startSpan(sc.SPAN_ACQUIRE, { kind: SpanKind.INTERNAL, attributes: poolAttributes }, context.active());
@@ -144,14 +145,14 @@ function expectation(variant: FloorVariant): Expectation {
 export async function create(filename: string, variant: FloorVariant): Promise<ContenderInstance> {
   const metrics = startMetrics();
   const tracing: Tracing | undefined = variant === 'metrics' ? undefined : startTracing();
-  // Ours without a tracer provider takes the global one (a no-op here), so does the floor.
-  const tracer = (tracing?.provider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION, { schemaUrl: sc.SCHEMA_URL });
+  // Ours without a tracer provider makes no span (no SDK registered a global one), nor does the floor.
+  const tracer = tracing?.provider.getTracer(SCOPE, VERSION, { schemaUrl: sc.SCHEMA_URL });
   const histograms = histogramsOf(metrics);
-  // The pool's defaults: the pool name is the file's name, db.namespace the file as configured.
+  // The pool's defaults: the pool name is the file's name, and so is db.namespace (dbNamespace 'fileName').
   const poolName = path.basename(filename);
   // statementTelemetry reads only `namespace` from the pool.
   const pool = { namespace: filename } as unknown as ObservedPool;
-  const telemetryOf = (sql: string) => statementTelemetry(new StatementInfo(sql, 'prepared'), pool, poolName, MAX_QUERY_LENGTH, 1);
+  const telemetryOf = (sql: string) => statementTelemetry(new StatementInfo(sql, 'prepared'), pool, poolName, { maxQueryLength: MAX_QUERY_LENGTH, dbNamespace: 'fileName' }, 1);
   const calls: Calls = {
     tracer,
     duration: histograms['db.client.operation.duration']!,
