@@ -84,12 +84,12 @@ export const CONTENDERS: Record<string, ContenderDefinition> = {
   'sdk-floor': {
     description:
       "SDK floor for ours+metrics+traces: raw better-sqlite3 plus exactly the SDK calls ours makes per db.get (one span, three histogram records), nothing of the pool (contenders/sdk-floor.ts lists them)",
-    workloads: ['point', 'range'],
+    workloads: ['point', 'range', 'insert'],
     create: async (f) => (await import('./sdk-floor.js')).create(f, 'traces'),
   },
   'sdk-floor-metrics': {
     description: "SDK floor for ours+metrics: the same three histogram records, the no-op tracer's calls, no span",
-    workloads: ['point', 'range'],
+    workloads: ['point', 'range', 'insert'],
     create: async (f) => (await import('./sdk-floor.js')).create(f, 'metrics'),
   },
   'sdk-floor-lease': {

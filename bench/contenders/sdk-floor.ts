@@ -49,7 +49,7 @@ import * as sc from '../../src/telemetry/semconv.js';
 import { statementTelemetry, type StatementTelemetry } from '../../src/telemetry/statement-attributes.js';
 import { StatementInfo } from '../../src/telemetry/statement-info.js';
 import { VERSION } from '../../src/version.js';
-import { RANGE_ROWS, SQL } from '../lib/db.js';
+import { INSERT_EMAIL, INSERT_NAME, RANGE_ROWS, SQL } from '../lib/db.js';
 import { snapshot, startMetrics, startTracing, type Expectation, type Metrics, type Tracing } from '../lib/telemetry.js';
 import type { ContenderInstance, Operations, WorkloadName } from './types.js';
 
@@ -106,6 +106,32 @@ function shortcutRead(c: Calls): Read {
   };
 }
 
+/**
+ * `db.transaction(async (tx) => tx.run(insert))`, as ours records it: the lend's wait time, then
+ * BEGIN, the INSERT and COMMIT each as a statement (steps 3–9: a span and a duration point each),
+ * then the use time.
+ */
+function transactionInsert(c: Calls, statements: readonly [Database.Statement, StatementTelemetry][]): (n: number) => unknown {
+  const { tracer, duration, waitTime, useTime, poolAttributes } = c;
+  return (n) => {
+    const lentAt = performance.now();
+    waitTime.record(0, poolAttributes);
+    let startedAt = lentAt;
+    let result: unknown;
+    for (const [stmt, t] of statements) {
+      const span = tracer?.startSpan(t.spanName, { kind: SpanKind.CLIENT, attributes: t.spanAttributes }, context.active());
+      span?.isRecording();
+      result = stmt.reader ? stmt.get() : t.spanName.startsWith('INSERT') ? stmt.run(INSERT_NAME, INSERT_EMAIL, n) : stmt.run();
+      const endedAt = performance.now();
+      duration.record((endedAt - startedAt) / 1000, t.metricAttributes);
+      span?.end();
+      startedAt = endedAt;
+    }
+    useTime.record((performance.now() - lentAt) / 1000, poolAttributes);
+    return result;
+  };
+}
+
 /** An explicit lease around one statement: the acquire span, then the shortcut's statement calls. */
 function leaseRead(c: Calls): Read {
   const { duration, waitTime, useTime, poolAttributes, connectionId } = c;
@@ -130,14 +156,14 @@ function leaseRead(c: Calls): Read {
   };
 }
 
-function expectation(variant: FloorVariant): Expectation {
+function expectation(variant: FloorVariant, workload: WorkloadName): Expectation {
   const metrics = {
-    'db.client.operation.duration': [1],
+    'db.client.operation.duration': [workload === 'insert' ? 3 : 1],
     'db.client.connection.wait_time': [1],
     'db.client.connection.use_time': [1],
   };
   if (variant === 'metrics') return { metrics };
-  const spans: Record<string, number[]> = { 'SELECT users': [1] };
+  const spans: Record<string, number[]> = workload === 'insert' ? { BEGIN: [1], 'INSERT users': [1], COMMIT: [1] } : { 'SELECT users': [1] };
   if (variant === 'lease') spans[sc.SPAN_ACQUIRE] = [1];
   return { spans, metrics };
 }
@@ -173,15 +199,17 @@ export async function create(filename: string, variant: FloorVariant): Promise<C
     sync: true,
     point: (id) => read(point, pointTelemetry, false, id, 0),
     range: (start) => read(range, rangeTelemetry, true, start, start + RANGE_ROWS),
-    insert: () => {
-      throw new Error('the SDK floor has no insert workload');
-    },
+    insert: transactionInsert(calls, [
+      [db.prepare('BEGIN'), telemetryOf('BEGIN')],
+      [db.prepare(SQL.insert), telemetryOf(SQL.insert)],
+      [db.prepare('COMMIT'), telemetryOf('COMMIT')],
+    ]),
   };
   const t = tracing;
   return {
     ops,
     snapshot: () => snapshot(t, metrics),
-    expect: (_workload: WorkloadName) => expectation(variant),
+    expect: (workload: WorkloadName) => expectation(variant, workload),
     async close() {
       db.close();
       await t?.provider.shutdown();
