@@ -40,29 +40,17 @@ export class ConnectionSet {
     return this.#reserved;
   }
 
-  /**
-   * A connection that was opening joins the set, idle: it counted against the pool size all along.
-   * `initialize()`'s connections go on top in the order they opened. One opened in the background
-   * goes `under` the idle connections already there: a successor opened ahead of need waits while
-   * the connection near its limit (on top, where the fast path lends from) serves its last uses,
-   * and takes over as that one retires. A waiter is served from anywhere in the stack.
-   */
-  arrive(entry: PoolEntry, under = false): void {
+  /** A connection that was opening joins the set, idle: it counted against the pool size all along. */
+  arrive(entry: PoolEntry): void {
     this.opening--;
-    if (!under) {
-      this.add(entry);
-      return;
-    }
-    this.#all.add(entry);
-    entry.state = 'idle';
-    this.#idle.unshift(entry);
+    this.add(entry);
   }
 
-  /** Adds a new connection as idle, on top. */
+  /** Adds a new connection as idle, on top (under the expiring ones, see `#pushIdle`). */
   add(entry: PoolEntry): void {
     this.#all.add(entry);
     entry.state = 'idle';
-    this.#idle.push(entry);
+    this.#pushIdle(entry);
   }
 
   /** The idle connections, most recently used first; a copy, safe to change the set while iterating. */
@@ -87,11 +75,26 @@ export class ConnectionSet {
     this.#reserved++;
   }
 
-  /** Puts a leased or reserved connection back on top of the idle stack. */
+  /** Puts a leased or reserved connection back on top of the idle stack (under the expiring ones). */
   makeIdle(entry: PoolEntry): void {
     this.#leave(entry);
     entry.state = 'idle';
-    this.#idle.push(entry);
+    this.#pushIdle(entry);
+  }
+
+  /**
+   * On top, where the fast path lends from, except above a connection near its limit: those stay
+   * on top, so that they serve their last uses before anything else (and retire) while their
+   * successors, opened ahead of need, wait under them. Otherwise a successor that arrived, or came
+   * back from a monitoring probe, would serve instead, and the old connection would sit idle at
+   * 90% of its limit, holding a place in the pool, until it went stale.
+   */
+  #pushIdle(entry: PoolEntry): void {
+    const idle = this.#idle;
+    let at = idle.length;
+    if (!entry.expiring) while (at > 0 && (idle[at - 1] as PoolEntry).expiring) at--;
+    if (at === idle.length) idle.push(entry);
+    else idle.splice(at, 0, entry);
   }
 
   /** The connection will soon be retired: its successor may be opened now, ahead of need. */

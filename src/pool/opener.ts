@@ -1,4 +1,4 @@
-import { nextMacrotask } from '../macrotask.js';
+import { Deferrals } from '../macrotask.js';
 import type { ConnectionBackend } from '../backend/backend.js';
 import { openBackend } from '../backend/open-backend.js';
 import { ReadonlyTexts } from '../backend/readonly-texts.js';
@@ -62,7 +62,7 @@ export class Opener {
   /** Which texts only read: learned by any of the pool's worker connections, known to all (and to their replacements). */
   readonly #readonlyTexts: ReadonlyTexts;
   /** Opens ahead of need waiting for their macrotask (see `start`). */
-  readonly #deferred = new Set<() => void>();
+  readonly #deferred = new Deferrals();
 
   constructor(host: OpenerHost) {
     this.#host = host;
@@ -87,7 +87,7 @@ export class Opener {
   start(parent: TraceHandle | undefined, aheadOfNeed: boolean): void {
     this.#host.set.opening++;
     void this.#track(
-      (aheadOfNeed ? this.#inAMacrotask() : Promise.resolve()).then(() =>
+      (aheadOfNeed ? this.#deferred.later() : Promise.resolve()).then(() =>
         this.#open(parent).then(
           (entry) => this.#host.arrived(entry),
           () => this.#host.failed(this.#retryAt),
@@ -98,20 +98,7 @@ export class Opener {
 
   /** Starts the opens ahead of need that still wait for their macrotask: a caller waits for them now. */
   hurry(): void {
-    for (const go of this.#deferred) go();
-    this.#deferred.clear();
-  }
-
-  /** Resolves in the next macrotask, or at `hurry()`, whichever comes first. */
-  #inAMacrotask(): Promise<void> {
-    let go!: () => void;
-    const started = new Promise<void>((resolve) => (go = resolve));
-    this.#deferred.add(go);
-    void nextMacrotask().then(() => {
-      this.#deferred.delete(go);
-      go();
-    });
-    return started;
+    this.#deferred.hurry();
   }
 
   /**

@@ -168,7 +168,7 @@ export class PoolCore implements LeaseHost, OpenerHost {
 
   /** A connection opened in the background joins the pool. */
   arrived(entry: PoolEntry): void {
-    this.set.arrive(entry, true);
+    this.set.arrive(entry);
     if (this.lending) this.pump.run();
     else this.retirement.retire(entry, 'shutdown');
   }

@@ -188,8 +188,12 @@ export class Pump {
   #openForDemand(parent: TraceHandle | undefined, refill: boolean): void {
     const { set, opener, waiters, config, poolSize } = this.#p;
     const t = now();
-    // Callers wait: opens started ahead of need (in a macrotask, see Opener.start) go at once.
-    if (waiters.size > 0) opener.hurry();
+    // Callers wait: opens started ahead of need, and closes that hold capacity, put off until a
+    // macrotask (Opener.start, Retirement), go at once.
+    if (waiters.size > 0) {
+      opener.hurry();
+      this.#p.retirement.hurry();
+    }
     let demand = waiters.size - this.#probing - set.opening;
     // Connections about to expire do not count: their successors open ahead of need, so a
     // retirement never leaves a caller waiting for an open.

@@ -1,4 +1,4 @@
-import { nextMacrotask } from '../macrotask.js';
+import { Deferrals } from '../macrotask.js';
 import { errorMessage } from '../errors.js';
 import type { CloseReason } from '../health/status.js';
 import type { Logger } from '../logger.js';
@@ -18,6 +18,8 @@ export class Retirement {
   readonly #pool: ObservedPool;
   readonly #logger: Logger;
   readonly #closing = new Set<Promise<void>>();
+  /** Closes of sound connections waiting for their macrotask (see DEFERRABLE). */
+  readonly #deferred = new Deferrals();
   readonly #closed: (parent: TraceHandle | undefined) => void;
 
   constructor(set: ConnectionSet, lifetime: LifetimeCounters, pool: ObservedPool, logger: Logger, closed: (parent: TraceHandle | undefined) => void) {
@@ -48,14 +50,23 @@ export class Retirement {
     this.#track(entry, parent, reason);
   }
 
-  /** Waits for every close under way. */
+  /**
+   * Starts the closes that wait for their macrotask: a caller waits for the capacity they hold, or
+   * the pool is closing.
+   */
+  hurry(): void {
+    this.#deferred.hurry();
+  }
+
+  /** Waits for every close under way (those put off start now). */
   async settled(): Promise<void> {
+    this.hurry();
     while (this.#closing.size > 0) await Promise.allSettled([...this.#closing]);
   }
 
   #track(entry: PoolEntry, parent: TraceHandle | undefined, reason: CloseReason): void {
     this.#set.closing++;
-    const closing: Promise<void> = (DEFERRABLE.has(reason) ? nextMacrotask() : Promise.resolve())
+    const closing: Promise<void> = (DEFERRABLE.has(reason) ? this.#deferred.later() : Promise.resolve())
       .then(() => entry.backend.close())
       .catch((error: unknown) => this.#logger.warn(`Closing ${entry.id} failed: ${errorMessage(error)}`))
       .finally(() => {
