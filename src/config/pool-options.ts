@@ -82,7 +82,7 @@ export interface DatabaseManagerOptions {
   statementCacheSize?: number;
   /**
    * `db.client.connection.pool.name` in telemetry; unique within the process.
-   * @default the filename, with `#2`, `#3`... when another open pool has the same name
+   * @default the file name (a `file:` URI without its query), with `#2`, `#3`... when another open pool has the same name
    */
   poolName?: string;
   /** Receives the pool's logs (`console`, pino...). @default silent */

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { basename } from 'node:path';
+import { fileNamespace } from '../telemetry/namespace.js';
 import { checkAcquireOptions, checkCloseOptions, type AcquireOptions, type CloseOptions, type QueryOptions } from '../config/call-options.js';
 import type { HealthCheckConfig } from '../config/health-check-config.js';
 import type { Mode } from '../config/modes.js';
@@ -49,7 +49,8 @@ export class DatabaseManager implements ObservedPool, MonitoredPool, AsyncDispos
     this.healthCheckConfig = this.options.healthCheckConfig;
     this.healthManager = new ConnectionHealthManager(this.healthCheckConfig);
     this.namespace = this.options.filename;
-    this.#poolName = this.options.poolName ?? (basename(this.options.filename) || this.options.filename);
+    // The file's name (a `file:` URI without its query, which may hold a VFS's secrets), as db.namespace reports it.
+    this.#poolName = this.options.poolName ?? fileNamespace(this.options.filename);
     this.#core = new PoolCore(this.options, this);
     this.monitoring = new Maintenance(this.#core);
     this.#shortcuts = new Shortcuts(this.#core, (options) => this.getConnection(options));

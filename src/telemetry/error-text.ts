@@ -19,6 +19,12 @@ const SQL_TOKEN = /(near "|unrecognized token: ")([\s\S]*?)(": syntax error|"$|"
  */
 const ALWAYS_VALUES: readonly [RegExp, string][] = [
   [/(fts5: syntax error near )"[\s\S]*?"/g, '$1"?"'],
+  // FTS5's NEAR(a b, n) with something else than a number for n (a search box's input).
+  [/(expected integer, got )"[^"]*"/g, '$1"?"'],
+  // ATTACH and VACUUM INTO name the file they could not open: a path, written in the SQL or bound.
+  [/(unable to open database: )[^\n]+/g, '$1?'],
+  // The pool's ConfigurationError quotes the value it refused, which may be a pragma's (a key).
+  [/(Invalid [^\s:]+: )("(?:[^"\\]|\\.)*"|[^;\n]*)(;)/g, '$1?$3'],
   [/(no such column: )"[\s\S]*?"( - should this be a string literal)/g, '$1"?"$2'],
   [/(hex literal too big: )-?\S+/g, '$1?'],
 ];
@@ -32,6 +38,16 @@ export function sanitizeErrorText(text: string): string {
   );
   for (const [pattern, replacement] of ALWAYS_VALUES) out = out.replace(pattern, replacement);
   return out.replace(SINGLE_QUOTED, '$1?');
+}
+
+/**
+ * For a statement's own error: `no such column: x` names a column the SQL wrote, which helps, or
+ * one that came from data, as an FTS5 query's column filter does (`MATCH ?` bound to
+ * `ssn:078-05-1120` fails with `no such column: ssn`). A name the statement's text does not
+ * contain is a value, and becomes `?`.
+ */
+export function hideUnwrittenNames(text: string, sql: string): string {
+  return text.replace(/(no such column: )([^\s"]+)/g, (all, before: string, name: string) => (sql.toLowerCase().includes(name.toLowerCase()) ? all : `${before}?`));
 }
 
 /** What `span.recordException` reads from an error, its message and stack sanitised. */

@@ -11,6 +11,7 @@ import * as sc from './semconv.js';
 import { statementTelemetry, type StatementTelemetry } from './statement-attributes.js';
 import { pathHider } from './namespace.js';
 import type { Resolved, SqlitePoolRequestHookInfo } from './instrumentation-config.js';
+import { hideUnwrittenNames } from './error-text.js';
 import { NO_PARAMETERS, endWithError, responseStatusCode, parameterAttributes, parentContext, spanTime } from './span-helpers.js';
 
 /**
@@ -109,7 +110,7 @@ export class TelemetryRecorder implements PoolTelemetry {
       if (status !== undefined) failed[sc.ATTR_DB_RESPONSE_STATUS_CODE] = status;
       histogram.record(durationMs / 1000, failed);
     }
-    if (span !== undefined) endWithError(span, error, type);
+    if (span !== undefined) endWithError(span, error, type, undefined, (text) => hideUnwrittenNames(text, statement.source));
   }
 
   /** What the statement's span and duration need, derived once per statement text (and config). */

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sanitizeErrorText, sanitizedException } from '../../src/telemetry/error-text.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { hideUnwrittenNames, sanitizeErrorText, sanitizedException } from '../../src/telemetry/error-text.js';
 
 /** Error messages as SQLite writes them, and what a span may carry of them. */
 
@@ -72,5 +73,48 @@ describe('sanitizedException', () => {
     expect(exception.stack).not.toContain("'x'");
     // the caller's error is left as SQLite made it
     expect(error!.message).toBe('near "\'x\'": syntax error');
+  });
+});
+
+describe('values that reach an error message from data, not from the SQL', () => {
+  /** The message SQLite gives for `sql` run with `params`. */
+  function boundMessage(sql: string, ...params: unknown[]): string {
+    try {
+      const statement = db.prepare(sql);
+      if (statement.reader) statement.all(...params);
+      else statement.run(...params);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error(`${sql} did not fail`);
+  }
+
+  it('hides the path ATTACH and VACUUM INTO could not open, written or bound', () => {
+    const written = messageOf("ATTACH DATABASE '/nonexistent/secret-dir/other.db' AS other");
+    expect(written).toContain('secret-dir');
+    expect(sanitizeErrorText(written)).toBe('unable to open database: ?');
+    const bound = boundMessage('VACUUM INTO ?', '/nonexistent/secret-dir/backup.db');
+    expect(bound).toContain('secret-dir');
+    expect(sanitizeErrorText(bound)).not.toContain('secret-dir');
+  });
+
+  it("hides an FTS5 query's column filter and NEAR distance, which come from the bound query", () => {
+    const sql = 'SELECT * FROM notes WHERE notes MATCH ?';
+    const filter = boundMessage(sql, 'ssn:078-05-1120');
+    expect(filter).toBe('no such column: ssn');
+    expect(hideUnwrittenNames(filter, sql)).toBe('no such column: ?');
+    const near = boundMessage(sql, 'NEAR(a b, secret)');
+    expect(near).toContain('secret');
+    expect(sanitizeErrorText(near)).not.toContain('secret');
+    // A column the SQL itself names is a name, and stays.
+    const written = messageOf('SELECT emial FROM users');
+    expect(hideUnwrittenNames(written, 'SELECT emial FROM users')).toBe('no such column: emial');
+  });
+
+  it("hides the value in the pool's ConfigurationError (a pragma's value may be a key)", () => {
+    const error = new ConfigurationError('pragmas.key', 'hunter2-passphrase; with a semicolon', 'SQLite has no pragma of that name');
+    expect(sanitizeErrorText(error.message)).toBe('Invalid pragmas.key: ?; SQLite has no pragma of that name');
+    expect(sanitizeErrorText(`Could not open a connection to app.db: ${error.message}`)).not.toContain('hunter2');
+    expect(sanitizeErrorText(new ConfigurationError('poolSize', 0, 'expected an integer from 1').message)).toBe('Invalid poolSize: ?; expected an integer from 1');
   });
 });

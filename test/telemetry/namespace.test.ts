@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Attributes } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { fileNamespace } from '../../src/telemetry/namespace.js';
+import { DatabaseManager } from '../../src/pool/database-manager.js';
 import { AcquireTimeoutError } from '../../src/errors.js';
 import { metric, newPool, tempDir, telemetryHarness, type Harness } from './harness.js';
 
@@ -121,5 +122,12 @@ describe('db.namespace', () => {
       h.instrumentation.disable();
       await pool.close({ timeoutMs: 0 });
     }
+  });
+});
+
+describe('the default pool name', () => {
+  it('is the file name, and a file: URI loses its query (which may hold secrets)', () => {
+    expect(new DatabaseManager({ filename: '/srv/data/app.db' }).poolName).toBe('app.db');
+    expect(new DatabaseManager({ filename: 'file:/srv/data/app.db?mode=rwc&secretkey=hunter2' }).poolName).toBe('app.db');
   });
 });

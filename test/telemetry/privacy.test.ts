@@ -18,7 +18,7 @@ const SSN = '078-05-1120';
 const CARD = '4111111111111111';
 const BLOB = 'CAFEBABE01';
 const NOTE = "it''s a secret note"; // as written in SQL: an escaped quote
-const SECRETS = [EMAIL, SSN, CARD, BLOB, 'secret note', '31337'];
+const SECRETS = [EMAIL, SSN, CARD, BLOB, 'secret note', '31337', SSN.replaceAll('-', '')];
 
 /** Every string the exporters received: span names, attributes, events, status; metric point attributes. */
 async function exported(h: Harness): Promise<{ spans: ReadableSpan[]; text: string }> {
@@ -76,6 +76,11 @@ async function exercise(pool: DatabaseManager): Promise<void> {
   await expect(pool.run(`UPDATE users SET ssn = '${SSN}`)).rejects.toThrow('unrecognized token');
   await expect(pool.get(`SELECT json_extract('{}', '${SSN}') AS v`)).rejects.toThrow(`bad JSON path: '${SSN}'`);
   await expect(pool.exec(`INSERT INTO users (email) VALUES ('${EMAIL}') '${EMAIL}'`)).rejects.toThrow('syntax error');
+  // failures whose message carries a bound value or a path: an FTS5 query from a search box, an ATTACH
+  await pool.exec('CREATE VIRTUAL TABLE notes USING fts5(body)');
+  await expect(pool.all('SELECT * FROM notes WHERE notes MATCH ?', [`ssn${SSN.replaceAll('-', '')}:1`])).rejects.toThrow('no such column');
+  await expect(pool.all('SELECT * FROM notes WHERE notes MATCH ?', [`NEAR(a b, ${CARD}x)`])).rejects.toThrow('expected integer');
+  await expect(pool.run('ATTACH DATABASE ? AS other', [`/nonexistent/${SSN}/other.db`])).rejects.toThrow('unable to open database');
 }
 
 describe.each(['thread', 'worker'] as const)('nothing private in telemetry (%s mode)', (mode) => {
@@ -133,6 +138,9 @@ describe.each(['thread', 'worker'] as const)('nothing private in telemetry (%s m
     const failed = spans.filter((s) => s.status.message !== undefined && /syntax error|unrecognized token|bad JSON path/.test(s.status.message));
     expect(failed.map((s) => s.status.message).sort()).toEqual(['bad JSON path: ?', 'near "?": syntax error', 'near "?": syntax error', 'near "?": syntax error', 'unrecognized token: "?"'].sort());
     for (const span of failed) expect(span.events.find((e) => e.name === 'exception')?.attributes?.['exception.message']).toBe(span.status.message);
+    // The values that came from data (an FTS5 query, an ATTACH path bound) are gone from their messages.
+    const fromData = spans.filter((s) => s.status.message !== undefined && /no such column|expected integer|unable to open database/.test(s.status.message));
+    expect(fromData.map((s) => s.status.message).sort()).toEqual(['expected integer, got "?"', 'no such column: ?', 'unable to open database: ?']);
     expect(spans.filter((s) => s.name === 'sqlite_pool.health_check').length).toBeGreaterThan(0);
   });
 });
