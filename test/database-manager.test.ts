@@ -691,6 +691,7 @@ describe('getConnectionStats()', () => {
       usedConnections: 1,
       pendingRequests: 0,
       openingConnections: 0,
+      closingConnections: 0,
       initialized: true,
       totalConnections: 2,
       healthyConnections: 2,

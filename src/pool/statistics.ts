@@ -38,6 +38,8 @@ export interface ConnectionStatsReport extends PoolStatistics {
   pendingRequests: number;
   /** Connections being opened (they count against `maxPoolSize` already). */
   openingConnections: number;
+  /** Connections being closed (they count against `maxPoolSize` until the close has finished). */
+  closingConnections: number;
   initialized: boolean;
   /** Counters over the pool's whole life. */
   lifetime: LifetimeCounters;
@@ -84,6 +86,7 @@ export class Statistics {
       usedConnections: set.leasedCount,
       pendingRequests: this.#pending(),
       openingConnections: set.opening,
+      closingConnections: set.closing,
       initialized,
       ...this.poolStatistics(),
       lifetime: structuredClone(this.lifetime),

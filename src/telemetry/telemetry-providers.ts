@@ -64,7 +64,7 @@ export class TelemetryProviders {
     const tracerProvider = this.tracerProvider ?? trace.getTracerProvider();
     if (tracerProvider !== this.#tracerFrom) {
       try {
-        this.#tracer = new LiveTracer(tracerProvider, tracerProvider.getTracer(name, version, { schemaUrl: sc.SCHEMA_URL }), name, version);
+        this.#tracer = new LiveTracer(tracerProvider, tracerProvider.getTracer(name, version, { schemaUrl: sc.SCHEMA_URL }), name, version, this.tracerProvider === undefined);
         this.#tracerFrom = tracerProvider;
       } catch (error) {
         reportTelemetryFailure(pool, 'getTracer', error);

@@ -51,8 +51,11 @@ test('a connection retired at a limit is closed a macrotask after the release th
   lease.release();
   expect(db.getConnectionStatsSync().lifetime.closed.max_usage).toBe(1);
   expect(worn.connection.open).toBe(true);
+  // Out of the pool, still counted against poolSize until its close has finished.
+  expect(db.getConnectionStatsSync().closingConnections).toBe(1);
   await settled(db);
   expect(worn.connection.open).toBe(false);
+  expect(db.getConnectionStatsSync().closingConnections).toBe(0);
   await db.close();
 });
 
