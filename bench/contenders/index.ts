@@ -14,6 +14,11 @@ export const CONTENDERS: Record<string, ContenderDefinition> = {
     workloads: NOT_POOLS,
     create: async (f) => (await import('./raw.js')).create(f),
   },
+  'raw+promise': {
+    description: 'raw better-sqlite3 behind an async API (a resolved promise per operation, awaited): the floor of any promise-returning pool',
+    workloads: NOT_POOLS,
+    create: async (f) => (await import('./raw.js')).createAsync(f),
+  },
   'generic-pool': {
     description: 'generic-pool 3 around better-sqlite3 (statements prepared once per connection)',
     workloads: ALL,

@@ -33,3 +33,22 @@ export async function create(filename: string): Promise<ContenderInstance> {
     close: async () => raw.close(),
   };
 }
+
+/**
+ * Raw better-sqlite3 behind an async API: each operation's value handed back in a resolved promise
+ * and awaited, as a pool's callers await it. The floor of any pool with a promise-returning API,
+ * otel-sqlite-pool's uninstrumented shortcuts included (the pool's bookkeeping is the rest).
+ */
+export async function createAsync(filename: string): Promise<ContenderInstance> {
+  const raw = openRaw(filename);
+  const { point, range, insert } = raw.ops;
+  return {
+    ops: {
+      sync: false,
+      point: (id) => Promise.resolve(point(id)),
+      range: (start) => Promise.resolve(range(start)),
+      insert: (n) => Promise.resolve(insert(n)),
+    },
+    close: async () => raw.close(),
+  };
+}
