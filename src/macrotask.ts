@@ -25,11 +25,6 @@ export class Deferrals {
     return started;
   }
 
-  /** Whether something waits for its macrotask. */
-  get pending(): boolean {
-    return this.#waiting.size > 0;
-  }
-
   /** Starts everything put off, now (as promise jobs). */
   hurry(): void {
     if (this.#waiting.size === 0) return;
