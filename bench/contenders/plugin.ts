@@ -28,9 +28,9 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { BetterSqlite3Instrumentation } from 'opentelemetry-plugin-better-sqlite3';
-import { INSERT_EMAIL, INSERT_NAME, RANGE_ROWS, SQL } from '../lib/db.js';
 import { snapshot, startTracing } from '../lib/telemetry.js';
-import type { ContenderInstance, Operations, WorkloadName } from './types.js';
+import { openRaw } from './raw.js';
+import type { ContenderInstance, WorkloadName } from './types.js';
 
 const SPAN_OF: Partial<Record<WorkloadName, string>> = {
   point: 'get: SELECT',
@@ -49,27 +49,17 @@ export async function create(filename: string): Promise<ContenderInstance> {
     throw new Error('opentelemetry-plugin-better-sqlite3 did not patch better-sqlite3 (Database.prototype.prepare is not wrapped)');
   }
 
-  const db = new Database(filename);
-  db.pragma('journal_mode = WAL');
-  const point = db.prepare(SQL.point);
-  const range = db.prepare(SQL.range);
-  const insert = db.prepare(SQL.insert);
-  const insertTx = db.transaction((n: number) => insert.run(INSERT_NAME, INSERT_EMAIL, n));
-  const ops: Operations = {
-    sync: true,
-    point: (id) => point.get(id),
-    range: (start) => range.all(start, start + RANGE_ROWS),
-    insert: (n) => insertTx.immediate(n),
-  };
+  // The same connection and statements as raw, made through the patched module.
+  const raw = openRaw(filename, Database);
   return {
-    ops,
+    ops: raw.ops,
     snapshot: () => snapshot(tracing),
     expect: (workload: WorkloadName) => {
       const name = SPAN_OF[workload];
       return { spans: name === undefined ? {} : { [name]: [1] } };
     },
     async close() {
-      db.close();
+      raw.close();
       instrumentation.disable();
       await tracing.provider.shutdown();
     },

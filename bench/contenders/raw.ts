@@ -8,8 +8,9 @@ export interface RawConnection {
   close(): void;
 }
 
-export function openRaw(filename: string): RawConnection {
-  const db = new Database(filename);
+/** `Driver`: better-sqlite3 as loaded here, or as another contender loaded it (patched by a plugin). */
+export function openRaw(filename: string, Driver: typeof Database = Database): RawConnection {
+  const db = new Driver(filename);
   db.pragma('journal_mode = WAL');
   const point = db.prepare(SQL.point);
   const range = db.prepare(SQL.range);

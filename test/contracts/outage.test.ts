@@ -10,12 +10,18 @@ import { pool, seededFile } from './support.js';
  * back off (exponential, capped, jittered), are counted, spend no connection id, and are logged on
  * state changes only: the first failure, a summary every 30 s, the recovery.
  */
-test('three minutes without the database: few attempts, counted, a handful of log lines, and ids spent only on opens', async () => {
-  useFakeClock();
+/** A seeded database alone in a directory, so the test can take the directory away (a volume gone). */
+function seededFileInItsOwnDirectory(): { dir: string; filename: string } {
   const dir = path.join(tempDir(), 'data');
   fs.mkdirSync(dir);
   const filename = path.join(dir, 'app.db');
   fs.copyFileSync(seededFile(), filename);
+  return { dir, filename };
+}
+
+test('three minutes without the database: few attempts, counted, a handful of log lines, and ids spent only on opens', async () => {
+  useFakeClock();
+  const { dir, filename } = seededFileInItsOwnDirectory();
   const logger = captureLogger();
   const db = pool({ filename, fileMustExist: true, poolSize: 2, logger, healthCheckConfig: { minHealthyConnections: 2, intervalMs: 5000, cacheDurationMs: 1000 } });
   await db.initialize();
@@ -42,10 +48,7 @@ test('three minutes without the database: few attempts, counted, a handful of lo
 
 test('a minute of acquire timeouts with 4 callers retrying: every one counted, the log summarized', async () => {
   useFakeClock();
-  const dir = path.join(tempDir(), 'data');
-  fs.mkdirSync(dir);
-  const filename = path.join(dir, 'app.db');
-  fs.copyFileSync(seededFile(), filename);
+  const { dir, filename } = seededFileInItsOwnDirectory();
   const logger = captureLogger();
   const db = pool({ filename, fileMustExist: true, poolSize: 2, acquireTimeoutMs: 200, logger, healthCheckConfig: { minHealthyConnections: 2, cacheDurationMs: 100 } });
   await db.initialize();
